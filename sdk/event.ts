@@ -59,11 +59,19 @@ function camelKey(key: string): string {
   return key.charAt(0).toLowerCase() + key.slice(1);
 }
 
-function camelize(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(camelize);
-  if (!isObject(v) || isDate(v)) return v;
+const NESTED = new Set(["involvedObject", "regarding", "related", "source", "deprecatedSource", "series"]);
+
+/** Camel-case the top level and the nested references; label and annotation keys stay as they are. */
+function camelize(v: Raw): Raw {
   const out: Raw = {};
-  for (const [k, val] of Object.entries(v)) out[camelKey(k)] = camelize(val);
+  for (const [k, val] of Object.entries(v)) {
+    const key = camelKey(k);
+    if (NESTED.has(key) && isObject(val)) {
+      const inner: Raw = {};
+      for (const [ik, iv] of Object.entries(val)) inner[camelKey(ik)] = iv;
+      out[key] = inner;
+    } else out[key] = val;
+  }
   return out;
 }
 
@@ -118,7 +126,7 @@ function first(...values: string[]): string {
 export function looksLikeEvent(raw: unknown): boolean {
   if (!isObject(raw)) return false;
   if (raw.kind === "Event") return true;
-  const r = camelize(raw) as Raw;
+  const r = camelize(raw);
   return typeof r.reason === "string" && (typeof r.type === "string" || isObject(r.involvedObject) || isObject(r.regarding));
 }
 
@@ -127,7 +135,7 @@ export function looksLikeEvent(raw: unknown): boolean {
  * chains documented on the fields, ending at `fallbackTime` (the time the event was received).
  */
 export function normalizeEvent(raw: unknown, fallbackTime = ""): KubeEvent {
-  const e = camelize(isObject(raw) ? raw : {}) as Raw;
+  const e = camelize(isObject(raw) ? raw : {});
   // Flattened metadata (old dumps) and the reduced insights schema keep name/namespace at top level.
   const meta = isObject(e.metadata) ? e.metadata : e;
   const series = isObject(e.series) ? e.series : null;
