@@ -39,12 +39,24 @@ function textSlots(node: unknown, out: Array<{ get: () => string; set: (v: strin
   }
 }
 
-/** Cut `text` to at most `keep` UTF-16 units without splitting a surrogate pair or an `&#NN;` entity. */
-function cut(text: string, keep: number): string {
-  let end = Math.max(0, keep);
+/** Bytes a string takes inside the JSON body (quotes and escapes included). */
+const jsonBytes = (s: string): number => byteLength(JSON.stringify(s));
+
+/**
+ * The longest prefix of `text` whose JSON form fits in `maxBytes`, plus the marker, never splitting
+ * a surrogate pair or an `&#NN;` entity of escaped lark_md.
+ */
+function cut(text: string, maxBytes: number): string {
+  let lo = 0, hi = text.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (jsonBytes(text.slice(0, mid)) <= maxBytes) lo = mid;
+    else hi = mid - 1;
+  }
+  let end = lo;
   const code = text.charCodeAt(end - 1);
   if (code >= 0xd800 && code <= 0xdbff) end--;
-  const amp = text.lastIndexOf("&", end);
+  const amp = text.lastIndexOf("&", end - 1);
   if (amp !== -1 && amp >= end - 8 && text.indexOf(";", amp) >= end) end = amp;
   return text.slice(0, end) + MARKER;
 }
@@ -67,10 +79,11 @@ export function buildFeishuBody(card: FeishuCard, limit = BODY_LIMIT_BYTES - SIG
     const largest = slots.sort((a, b) => b.get().length - a.get().length)[0];
     const text = largest?.get() ?? "";
     if (largest && text.length > 200) {
-      // JSON escaping and multi-byte characters make bytes > chars; cut by the byte overshoot and re-measure.
-      largest.set(cut(text, text.length - over - MARKER.length - 16));
+      largest.set(cut(text, Math.max(0, jsonBytes(text) - over - jsonBytes(MARKER))));
     } else if (elements.length > 1) {
-      elements.splice(elements.length - 2, 1);
+      // Drop trailing elements (keeping the truncation note last) until the overshoot is freed.
+      let freed = 0;
+      while (elements.length > 1 && freed < over) freed += byteLength(JSON.stringify(elements.splice(-2, 1)[0])) + 1;
     } else break;
   }
   // A card that still does not fit (huge header or keys) is replaced by a minimal one saying so.

@@ -61,6 +61,11 @@ function isNdjson(text: string): boolean {
   });
 }
 
+/** A document starts with `{`, or `[` followed by what a JSON array can hold (log lines like `[INFO]` do not). */
+function startsJson(text: string, i: number): boolean {
+  return text[i] === "{" || (text[i] === "[" && /[\s{["\d\-\]]/.test(text[i + 1] ?? ""));
+}
+
 /** Split text holding one or more JSON documents, e.g. `kubectl cluster-info dump` output. */
 function concatenatedJson(text: string, file: string, problems: string[]): Doc[] {
   const docs: Doc[] = [];
@@ -70,6 +75,19 @@ function concatenatedJson(text: string, file: string, problems: string[]): Doc[]
     if (c === "\n") { line++; i++; continue; }
     if (/\s/.test(c)) { i++; continue; }
     const startLine = line;
+    if (!startsJson(text, i)) {
+      // Text between documents, e.g. the container logs a cluster-info dump interleaves: skip the run of lines.
+      let skipped = 0;
+      while (i < text.length && !startsJson(text, i)) {
+        const nl = text.indexOf("\n", i);
+        i = nl === -1 ? text.length : nl + 1;
+        line++;
+        skipped++;
+        while (i < text.length && (text[i] === " " || text[i] === "\t" || text[i] === "\r")) i++;
+      }
+      problems.push(`${file}:${startLine}: ${skipped} line(s) of non-JSON text skipped`);
+      continue;
+    }
     let end = i, depth = 0, inString = false;
     for (; end < text.length; end++) {
       const ch = text[end]!;
@@ -99,8 +117,9 @@ function yamlDocs(text: string, file: string, problems: string[]): Doc[] {
   const lineOf = (offset: number) => text.slice(0, offset).split("\n").length;
   for (const doc of parseAllDocuments(text)) {
     const line = lineOf(doc.range[0]);
-    if (doc.errors.length) {
-      problems.push(`${file}:${line}: not valid YAML (${doc.errors[0]!.message.split("\n")[0]}); document skipped`);
+    const error = doc.errors[0];
+    if (error) {
+      problems.push(`${file}:${error.linePos?.[0].line ?? line}: not valid YAML (${error.message.split("\n")[0]}); document skipped`);
       continue;
     }
     const value: unknown = doc.toJS();
