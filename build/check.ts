@@ -79,10 +79,20 @@ function position(file: ts.SourceFile, start: number | undefined): string {
 
 /** TypeScript's "Cannot find module" says nothing about why a package is not there for handlers. */
 const CANNOT_FIND_MODULE = 2307;
+/** "Cannot find name 'process'. Do you need to install type definitions for node / include 'dom'?" */
+const HOST_GLOBAL_SUGGESTIONS = new Set([2580, 2584, 2591]);
 const NO_DEFAULT_EXPORT = new Set([1192, 2613]);
 
 function explain(d: ts.Diagnostic): string {
   const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+  const global = HOST_GLOBAL_SUGGESTIONS.has(d.code) ? /^Cannot find name '([^']+)'/.exec(message)?.[1] : undefined;
+  if (global !== undefined) {
+    // TypeScript would suggest installing @types/node, which is exactly wrong for a handler.
+    return (
+      `Cannot find name '${global}': handlers run in a QuickJS sandbox without Node or browser globals ` +
+      "(no process, require, fetch or timers). Use the event and ctx instead."
+    );
+  }
   const specifier = d.code === CANNOT_FIND_MODULE ? /^Cannot find module '([^']+)'/.exec(message)?.[1] : undefined;
   if (specifier !== undefined && !specifier.startsWith(".") && !path.isAbsolute(specifier)) {
     return `${message} ${importHint(specifier)}`;
