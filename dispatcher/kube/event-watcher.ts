@@ -1,0 +1,220 @@
+/**
+ * List, then watch core/v1 Events from the list's resourceVersion, and keep doing so whatever
+ * happens. client-node's informer stops for good on any error but 410 and never asks for
+ * bookmarks (see docs); this loop instead:
+ * - asks for bookmarks, so a quiet watch still advances its resourceVersion;
+ * - relists on 410 Gone / "too old resource version" (the pipeline's occurrence memory keeps a
+ *   relist from re-alarming what was already handled);
+ * - reconnects with capped, jittered exponential backoff on any other failure;
+ * - treats a stream that says nothing for `stallMs` as dead (half-open TCP) and reconnects.
+ */
+import type { Logger } from "../log.ts";
+import { KubeApiError, readJson, type KubeClient } from "./client.ts";
+
+export interface WatchNotification {
+  type: "ADDED" | "MODIFIED" | "DELETED";
+  object: Record<string, unknown>;
+  /** True for the items of an initial list or a relist. */
+  fromList: boolean;
+}
+
+export interface EventWatcherOptions {
+  client: KubeClient;
+  /** Namespaces to watch; empty for all. */
+  namespaces: readonly string[];
+  logger: Logger;
+  onEvent: (n: WatchNotification) => Promise<void>;
+  /** No byte for this long means the stream is dead. Bookmarks arrive about once a minute. */
+  stallMs?: number;
+  /** Server-side watch timeout; the watch is then resumed from the last resourceVersion. */
+  watchTimeoutSeconds?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+}
+
+class Gone extends Error {}
+class Stalled extends Error {}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+
+interface Scope {
+  namespace: string;
+  watching: boolean;
+}
+
+export class EventWatcher {
+  /** Reconnects after a failure, for the metrics. */
+  restarts = 0;
+  relists = 0;
+  readonly #opts: Required<Omit<EventWatcherOptions, "namespaces">> & { namespaces: readonly string[] };
+  readonly #stop = new AbortController();
+  readonly #scopes: Scope[];
+  #loops: Promise<void>[] = [];
+  #current = new Set<AbortController>();
+
+  constructor(opts: EventWatcherOptions) {
+    this.#opts = { stallMs: 150_000, watchTimeoutSeconds: 290, backoffInitialMs: 500, backoffMaxMs: 30_000, ...opts };
+    this.#scopes = (opts.namespaces.length ? opts.namespaces : [""]).map((namespace) => ({ namespace, watching: false }));
+  }
+
+  /** True while every watched scope has an open watch. */
+  get established(): boolean {
+    return this.#scopes.every((s) => s.watching);
+  }
+
+  start(): void {
+    this.#loops = this.#scopes.map((s) => this.#run(s));
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    for (const c of this.#current) c.abort();
+    await Promise.all(this.#loops);
+  }
+
+  /** Drop the open watch connections (as a network failure would); the loops reconnect. For tests and ops. */
+  disconnect(): void {
+    for (const c of this.#current) c.abort(new Stalled("disconnected on request"));
+  }
+
+  #path(scope: Scope): string {
+    return scope.namespace ? `/api/v1/namespaces/${encodeURIComponent(scope.namespace)}/events` : "/api/v1/events";
+  }
+
+  async #run(scope: Scope): Promise<void> {
+    const log = this.#opts.logger.child({ component: "event-watcher", namespace: scope.namespace || "(all)" });
+    let rv: string | undefined;
+    let delay = this.#opts.backoffInitialMs;
+    while (!this.#stop.signal.aborted) {
+      try {
+        if (rv === undefined) {
+          rv = await this.#list(scope);
+          log.info({ resourceVersion: rv }, "listed events");
+        }
+        rv = await this.#watch(scope, rv, () => { delay = this.#opts.backoffInitialMs; }, log);
+      } catch (err) {
+        scope.watching = false;
+        if (this.#stop.signal.aborted) break;
+        if (err instanceof Gone) {
+          this.relists++;
+          log.warn({ resourceVersion: rv }, "resourceVersion too old (410 Gone); relisting");
+          rv = undefined;
+          continue;
+        }
+        this.restarts++;
+        // Full jitter keeps a fleet of dispatchers from reconnecting in lockstep after an apiserver restart.
+        const wait = Math.round(delay / 2 + Math.random() * (delay / 2));
+        delay = Math.min(delay * 2, this.#opts.backoffMaxMs);
+        log.warn({ err: (err as Error).message, retryInMs: wait }, `event watch failed: ${(err as Error).message}; retrying`);
+        await sleep(wait, this.#stop.signal);
+      }
+    }
+    scope.watching = false;
+  }
+
+  async #list(scope: Scope): Promise<string> {
+    let cont = "";
+    let rv = "";
+    const items: Record<string, unknown>[] = [];
+    for (;;) {
+      const q = new URLSearchParams({ limit: "500" });
+      if (cont) q.set("continue", cont);
+      const res = await this.#opts.client.send("GET", `${this.#path(scope)}?${q}`, { signal: this.#stop.signal });
+      if (res.status === 410 && cont) {
+        // The continue token expired mid-list: start the list over.
+        await res.body.dump();
+        cont = "";
+        items.length = 0;
+        continue;
+      }
+      const page = await readJson<{ metadata?: { resourceVersion?: string; continue?: string }; items?: Record<string, unknown>[] }>(res, "list events");
+      items.push(...(page.items ?? []));
+      rv = page.metadata?.resourceVersion ?? "";
+      cont = page.metadata?.continue ?? "";
+      if (!cont) break;
+    }
+    for (const object of items) await this.#opts.onEvent({ type: "ADDED", object, fromList: true });
+    return rv;
+  }
+
+  async #watch(scope: Scope, rv: string, onOpen: () => void, log: Logger): Promise<string> {
+    const q = new URLSearchParams({
+      watch: "1",
+      resourceVersion: rv,
+      allowWatchBookmarks: "true",
+      timeoutSeconds: String(this.#opts.watchTimeoutSeconds),
+    });
+    const abort = new AbortController();
+    this.#current.add(abort);
+    let stallTimer: NodeJS.Timeout | undefined;
+    const armStall = () => {
+      clearTimeout(stallTimer);
+      stallTimer = setTimeout(() => abort.abort(new Stalled(`no data for ${this.#opts.stallMs} ms`)), this.#opts.stallMs);
+    };
+    try {
+      armStall();
+      const res = await this.#opts.client.send("GET", `${this.#path(scope)}?${q}`, { signal: abort.signal });
+      if (res.status === 410) {
+        await res.body.dump();
+        throw new Gone();
+      }
+      if (res.status !== 200) await readJson(res, "watch events"); // throws with the server's message
+      scope.watching = true;
+      onOpen();
+      log.debug({ resourceVersion: rv }, "watching events");
+      const decoder = new TextDecoder();
+      let buffered = "";
+      for await (const chunk of res.body) {
+        armStall();
+        buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+        let nl: number;
+        while ((nl = buffered.indexOf("\n")) !== -1) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (line) rv = await this.#notification(line, rv, log);
+        }
+      }
+      // A normal close (server timeout): resume from where we are.
+      return rv;
+    } catch (err) {
+      if (abort.signal.aborted && abort.signal.reason instanceof Stalled) throw abort.signal.reason;
+      throw err;
+    } finally {
+      clearTimeout(stallTimer);
+      this.#current.delete(abort);
+    }
+  }
+
+  async #notification(line: string, rv: string, log: Logger): Promise<string> {
+    let n: { type?: string; object?: Record<string, unknown> };
+    try {
+      n = JSON.parse(line) as typeof n;
+    } catch {
+      log.warn({ line: line.slice(0, 200) }, "malformed watch line skipped");
+      return rv;
+    }
+    const object = n.object ?? {};
+    const meta = (object.metadata ?? {}) as { resourceVersion?: string };
+    switch (n.type) {
+      case "ADDED":
+      case "MODIFIED":
+      case "DELETED":
+        await this.#opts.onEvent({ type: n.type, object, fromList: false });
+        return meta.resourceVersion ?? rv;
+      case "BOOKMARK":
+        return meta.resourceVersion ?? rv;
+      case "ERROR": {
+        const status = object as { code?: number; reason?: string; message?: string };
+        if (status.code === 410 || status.reason === "Expired" || status.reason === "Gone") throw new Gone();
+        throw new KubeApiError(status.code ?? 0, status.reason ?? "", `watch error: ${status.message ?? line.slice(0, 200)}`);
+      }
+      default:
+        log.warn({ type: n.type }, "unknown watch notification type skipped");
+        return rv;
+    }
+  }
+}
