@@ -6,6 +6,17 @@
  * Check order (doc §7; only "token before body" is observed, the rest is this double's choice):
  * token 19001 → size 19036 → JSON parse 9499 → signature 19021 → msg_type/shape 19002 →
  * keywords 19024 → @all 11235 → rate (11232, or 9499 at HTTP 400) → success.
+ *
+ * Choices where the doc is unconfirmed (§9):
+ * - every business error is HTTP 200 except the 9499 rate answer (HTTP 400, as observed);
+ * - a body that parses but is not a JSON object is 9499 "Bad Request" like unparseable JSON;
+ * - `timestamp`/`sign` on a bot without a secret are ignored; with a secret, missing ones are 19021;
+ *   the skew window is ±3600 s, future timestamps included;
+ * - keywords: case-sensitive substring of any card text `content` (header included), link fields
+ *   ignored; for text/post the text, titles and link texts;
+ * - a refused @all answers 11235, the app API's code for the same refusal;
+ * - only accepted messages use up rate quota; the 11232 minute marks use the UTC minute;
+ * - no IP allowlist (19022) and one host: everything is on loopback.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";

@@ -24,7 +24,10 @@ export type Fault = (
    */
   | { kind: "rate-limit-at-minutes"; minutes: readonly number[]; seconds?: number }
 ) & {
-  /** Applies to this many requests, then clears itself; forever when absent. */
+  /**
+   * Applies to this many requests, then clears itself; forever when absent. A global link-down
+   * sees no requests, so it lasts until clearFaults().
+   */
   times?: number;
 };
 
