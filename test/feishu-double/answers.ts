@@ -42,8 +42,6 @@ export const ANSWERS = {
   },
 } as const satisfies Record<string, Answer>;
 
-export type AnswerName = keyof typeof ANSWERS;
-
 /** The HTML page a gateway in front of the service answers with (not JSON). */
 export function gatewayHtml(status: number): string {
   const title = `${status} ${STATUS_TEXT[status] ?? "Error"}`;
