@@ -1,6 +1,6 @@
 /**
- * List, then watch core/v1 Events from the list's resourceVersion, and keep doing so whatever
- * happens. client-node's informer stops for good on any error but 410 and never asks for
+ * List, then watch a collection (core/v1 Events, the handlers ConfigMap) from the list's
+ * resourceVersion, and keep doing so whatever happens. client-node's informer stops for good on any error but 410 and never asks for
  * bookmarks (see docs); this loop instead:
  * - asks for bookmarks, so a quiet watch still advances its resourceVersion;
  * - relists on 410 Gone / "too old resource version" (the pipeline's occurrence memory keeps a
@@ -11,6 +11,11 @@
 import type { Logger } from "../log.ts";
 import { KubeApiError, readJson, type KubeClient } from "./client.ts";
 
+/** The collection paths for core/v1 Events: cluster-wide, or one per watched namespace. */
+export function eventPaths(namespaces: readonly string[]): string[] {
+  return namespaces.length ? namespaces.map((ns) => `/api/v1/namespaces/${encodeURIComponent(ns)}/events`) : ["/api/v1/events"];
+}
+
 export interface WatchNotification {
   type: "ADDED" | "MODIFIED" | "DELETED";
   object: Record<string, unknown>;
@@ -18,10 +23,13 @@ export interface WatchNotification {
   fromList: boolean;
 }
 
-export interface EventWatcherOptions {
+export interface ListWatchOptions {
   client: KubeClient;
-  /** Namespaces to watch; empty for all. */
-  namespaces: readonly string[];
+  /** What is watched, for log lines, e.g. "events". */
+  what: string;
+  /** Collection paths, each listed and watched on its own, e.g. eventPaths(namespaces). */
+  paths: readonly string[];
+  fieldSelector?: string;
   logger: Logger;
   onEvent: (n: WatchNotification) => Promise<void>;
   /** No byte for this long means the stream is dead. Bookmarks arrive about once a minute. */
@@ -42,23 +50,23 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 interface Scope {
-  namespace: string;
+  path: string;
   watching: boolean;
 }
 
-export class EventWatcher {
+export class ListWatch {
   /** Reconnects after a failure, for the metrics. */
   restarts = 0;
   relists = 0;
-  readonly #opts: Required<Omit<EventWatcherOptions, "namespaces">> & { namespaces: readonly string[] };
+  readonly #opts: Required<Omit<ListWatchOptions, "fieldSelector">> & { fieldSelector?: string };
   readonly #stop = new AbortController();
   readonly #scopes: Scope[];
   #loops: Promise<void>[] = [];
   #current = new Set<AbortController>();
 
-  constructor(opts: EventWatcherOptions) {
+  constructor(opts: ListWatchOptions) {
     this.#opts = { stallMs: 150_000, watchTimeoutSeconds: 290, backoffInitialMs: 500, backoffMaxMs: 30_000, ...opts };
-    this.#scopes = (opts.namespaces.length ? opts.namespaces : [""]).map((namespace) => ({ namespace, watching: false }));
+    this.#scopes = opts.paths.map((path) => ({ path, watching: false }));
   }
 
   /** True while every watched scope has an open watch. */
@@ -81,19 +89,21 @@ export class EventWatcher {
     for (const c of this.#current) c.abort(new Stalled("disconnected on request"));
   }
 
-  #path(scope: Scope): string {
-    return scope.namespace ? `/api/v1/namespaces/${encodeURIComponent(scope.namespace)}/events` : "/api/v1/events";
+  #query(params: Record<string, string>): string {
+    const q = new URLSearchParams(params);
+    if (this.#opts.fieldSelector) q.set("fieldSelector", this.#opts.fieldSelector);
+    return q.toString();
   }
 
   async #run(scope: Scope): Promise<void> {
-    const log = this.#opts.logger.child({ component: "event-watcher", namespace: scope.namespace || "(all)" });
+    const log = this.#opts.logger.child({ component: "list-watch", what: this.#opts.what, path: scope.path });
     let rv: string | undefined;
     let delay = this.#opts.backoffInitialMs;
     while (!this.#stop.signal.aborted) {
       try {
         if (rv === undefined) {
           rv = await this.#list(scope);
-          log.info({ resourceVersion: rv }, "listed events");
+          log.info({ resourceVersion: rv }, `listed ${this.#opts.what}`);
         }
         rv = await this.#watch(scope, rv, () => { delay = this.#opts.backoffInitialMs; }, log);
       } catch (err) {
@@ -109,7 +119,7 @@ export class EventWatcher {
         // Full jitter keeps a fleet of dispatchers from reconnecting in lockstep after an apiserver restart.
         const wait = Math.round(delay / 2 + Math.random() * (delay / 2));
         delay = Math.min(delay * 2, this.#opts.backoffMaxMs);
-        log.warn({ err: (err as Error).message, retryInMs: wait }, `event watch failed: ${(err as Error).message}; retrying`);
+        log.warn({ err: (err as Error).message, retryInMs: wait }, `${this.#opts.what} watch failed: ${(err as Error).message}; retrying`);
         await sleep(wait, this.#stop.signal);
       }
     }
@@ -121,9 +131,8 @@ export class EventWatcher {
     let rv = "";
     const items: Record<string, unknown>[] = [];
     for (;;) {
-      const q = new URLSearchParams({ limit: "500" });
-      if (cont) q.set("continue", cont);
-      const res = await this.#opts.client.send("GET", `${this.#path(scope)}?${q}`, { signal: this.#stop.signal });
+      const q = this.#query(cont ? { limit: "500", continue: cont } : { limit: "500" });
+      const res = await this.#opts.client.send("GET", `${scope.path}?${q}`, { signal: this.#stop.signal });
       if (res.status === 410 && cont) {
         // The continue token expired mid-list: start the list over.
         await res.body.dump();
@@ -131,7 +140,7 @@ export class EventWatcher {
         items.length = 0;
         continue;
       }
-      const page = await readJson<{ metadata?: { resourceVersion?: string; continue?: string }; items?: Record<string, unknown>[] }>(res, "list events");
+      const page = await readJson<{ metadata?: { resourceVersion?: string; continue?: string }; items?: Record<string, unknown>[] }>(res, `list ${this.#opts.what}`);
       items.push(...(page.items ?? []));
       rv = page.metadata?.resourceVersion ?? "";
       cont = page.metadata?.continue ?? "";
@@ -142,7 +151,7 @@ export class EventWatcher {
   }
 
   async #watch(scope: Scope, rv: string, onOpen: () => void, log: Logger): Promise<string> {
-    const q = new URLSearchParams({
+    const q = this.#query({
       watch: "1",
       resourceVersion: rv,
       allowWatchBookmarks: "true",
@@ -157,15 +166,15 @@ export class EventWatcher {
     };
     try {
       armStall();
-      const res = await this.#opts.client.send("GET", `${this.#path(scope)}?${q}`, { signal: abort.signal });
+      const res = await this.#opts.client.send("GET", `${scope.path}?${q}`, { signal: abort.signal });
       if (res.status === 410) {
         await res.body.dump();
         throw new Gone();
       }
-      if (res.status !== 200) await readJson(res, "watch events"); // throws with the server's message
+      if (res.status !== 200) await readJson(res, `watch ${this.#opts.what}`); // throws with the server's message
       scope.watching = true;
       onOpen();
-      log.debug({ resourceVersion: rv }, "watching events");
+      log.debug({ resourceVersion: rv }, `watching ${this.#opts.what}`);
       const decoder = new TextDecoder();
       let buffered = "";
       for await (const chunk of res.body) {

@@ -1,0 +1,109 @@
+/**
+ * The dispatcher's settings, from environment variables only. Every problem is collected and
+ * reported together at start-up, so one restart fixes them all. Secrets stay in this object and
+ * are never logged (see `describeConfig`).
+ */
+import { assertTimezone } from "./time-format.ts";
+
+export interface Config {
+  /** EDGE_ALARM_CLUSTER: shown on every card. Required. */
+  cluster: string;
+  /** EDGE_ALARM_NAMESPACE: where the handlers ConfigMap and the dispatcher's own Events live. */
+  namespace: string;
+  /** EDGE_ALARM_HANDLERS_CONFIGMAP: the ConfigMap written by `edge-alarm build`. */
+  handlersConfigMap: string;
+  /** EDGE_ALARM_WATCH_NAMESPACES: comma-separated; empty means all namespaces. */
+  watchNamespaces: string[];
+  /** EDGE_ALARM_STATE_DIR: small state (checkpoint); without it a restart may re-alarm recent events. */
+  stateDir: string | undefined;
+  /** EDGE_ALARM_TIMEZONE, else TZ, else UTC: display timezone for cards. */
+  timezone: string;
+  /** EDGE_ALARM_FEISHU_WEBHOOK: the bot's webhook URL. Required. Secret. */
+  feishuWebhook: string;
+  /** EDGE_ALARM_FEISHU_SECRET: the bot's signing secret, when signing is on. Secret. */
+  feishuSecret: string | undefined;
+  /** EDGE_ALARM_HTTP_PORT: /healthz, /readyz. */
+  httpPort: number;
+  /** EDGE_ALARM_INITIAL_MAX_AGE_SECONDS: with no checkpoint, listed events older than this are not alarmed. */
+  initialMaxAgeSeconds: number;
+  /** EDGE_ALARM_HANDLER_TIMEOUT_MS: per-event deadline of a handler. */
+  handlerTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const problems: string[] = [];
+  const get = (name: string) => env[name]?.trim() || undefined;
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const raw = get(name);
+    if (raw === undefined) return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be a whole number from ${min} to ${max}`);
+      return def;
+    }
+    return n;
+  };
+
+  const cluster = get("EDGE_ALARM_CLUSTER") ?? "";
+  if (!cluster) problems.push("EDGE_ALARM_CLUSTER is required: the cluster name shown on every card");
+
+  const namespace = get("EDGE_ALARM_NAMESPACE") ?? "monitoring";
+  if (!DNS_LABEL.test(namespace)) problems.push(`EDGE_ALARM_NAMESPACE=${JSON.stringify(namespace)} is not a valid namespace name`);
+
+  const handlersConfigMap = get("EDGE_ALARM_HANDLERS_CONFIGMAP") ?? "edge-alarm-handlers";
+  if (!DNS_SUBDOMAIN.test(handlersConfigMap)) problems.push(`EDGE_ALARM_HANDLERS_CONFIGMAP=${JSON.stringify(handlersConfigMap)} is not a valid ConfigMap name`);
+
+  const watchNamespaces = (get("EDGE_ALARM_WATCH_NAMESPACES") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const ns of watchNamespaces) if (!DNS_LABEL.test(ns)) problems.push(`EDGE_ALARM_WATCH_NAMESPACES: ${JSON.stringify(ns)} is not a valid namespace name`);
+
+  const timezone = get("EDGE_ALARM_TIMEZONE") ?? get("TZ") ?? "UTC";
+  try {
+    assertTimezone(timezone);
+  } catch (err) {
+    problems.push(`EDGE_ALARM_TIMEZONE: ${(err as Error).message}`);
+  }
+
+  const feishuWebhook = get("EDGE_ALARM_FEISHU_WEBHOOK") ?? "";
+  if (!feishuWebhook) problems.push("EDGE_ALARM_FEISHU_WEBHOOK is required: the Feishu bot's webhook URL (from a Secret)");
+  else if (!/^https?:\/\/[^/\s]+\/open-apis\/bot\/v2\/hook\/[^/\s?#]+$/.test(feishuWebhook)) {
+    // Never echo the value: it carries the bot's token.
+    problems.push("EDGE_ALARM_FEISHU_WEBHOOK is not a Feishu custom-bot webhook URL (https://<host>/open-apis/bot/v2/hook/<token>)");
+  }
+
+  const config: Config = {
+    cluster,
+    namespace,
+    handlersConfigMap,
+    watchNamespaces,
+    stateDir: get("EDGE_ALARM_STATE_DIR"),
+    timezone,
+    feishuWebhook,
+    feishuSecret: get("EDGE_ALARM_FEISHU_SECRET"),
+    httpPort: int("EDGE_ALARM_HTTP_PORT", 8080, 0, 65535),
+    initialMaxAgeSeconds: int("EDGE_ALARM_INITIAL_MAX_AGE_SECONDS", 600, 0, 86_400),
+    handlerTimeoutMs: int("EDGE_ALARM_HANDLER_TIMEOUT_MS", 50, 1, 10_000),
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+/** The configuration as it may be logged: secrets replaced by whether they are set. */
+export function describeConfig(c: Config): Record<string, unknown> {
+  return {
+    ...c,
+    feishuWebhook: `${new URL(c.feishuWebhook).host} (token hidden)`,
+    feishuSecret: c.feishuSecret ? "set" : "unset",
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * The guest side of the call ABI: a small script evaluated in each handler's QuickJS context
+ * before the bundle. It takes the event as one JSON string, builds `ctx`, applies a function
+ * `match`, calls `handle` and returns one JSON string (the "envelope"), so a call costs two
+ * string handles in and one string out instead of a handle per property.
+ *
+ * Envelope: `{"r": result, "l": [level, line, ...], "d": droppedLines}` on success, or
+ * `{"x": "why the result is invalid", "l": ..., "d": ...}`. `l`/`d` are present only when the
+ * handler logged something.
+ *
+ * The script captures JSON, Array.isArray, String, Error and TypeError before the bundle runs,
+ * so a handler that replaces those globals only confuses itself.
+ */
+
+/** The global name the esbuild IIFE bundle assigns its module namespace to (`globalName`). */
+export const HANDLER_GLOBAL = "__edgeAlarmHandler";
+
+/** What `init()` reports after the bundle ran. */
+export type GlueInit = { ok: true; match?: Record<string, string | string[]>; fn: boolean } | { ok: false; error: string };
+
+/** What `describe(error)` reports about a thrown value. */
+export interface GlueError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/** Evaluates to `setup(hostFormatTime, handlerName, maxResultChars, maxLogLines, maxLogChars)`. */
+export const GLUE_SOURCE = String.raw`(function setup(hostFormatTime, handlerName, maxResultChars, maxLogLines, maxLogChars) {
+  "use strict";
+  const parse = JSON.parse, stringify = JSON.stringify, isArray = Array.isArray, keys = Object.keys;
+  const toStr = String, ErrorCtor = Error, TypeErrorCtor = TypeError;
+  const SPEC_KEYS = ["type", "reason", "kind", "namespace"];
+  let handler, matchFn;
+  let cluster = "", timezone = "UTC", formatTime = makeFormatTime();
+  let logs = [], dropped = 0;
+
+  function makeFormatTime() {
+    const tz = timezone;
+    return function formatTime(iso, style) {
+      return hostFormatTime(toStr(iso), tz, style === undefined ? "datetime" : toStr(style));
+    };
+  }
+
+  function show(v) {
+    if (typeof v === "string") return v;
+    let text;
+    try { text = stringify(v); } catch (e) { text = undefined; }
+    if (text !== undefined) return text;
+    try { return toStr(v); } catch (e) { return "[" + typeof v + "]"; }
+  }
+
+  function writer(level) {
+    return function () {
+      if (logs.length >= maxLogLines * 2) { dropped++; return; }
+      let line = "";
+      for (let i = 0; i < arguments.length && line.length <= maxLogChars; i++) line += (i ? " " : "") + show(arguments[i]);
+      logs.push(level, line.length > maxLogChars ? line.slice(0, maxLogChars) + "…" : line);
+    };
+  }
+  globalThis.console = { log: writer("log"), info: writer("info"), warn: writer("warn"), error: writer("error"), debug: writer("debug") };
+
+  function kindOf(v) {
+    return v === null ? "null" : isArray(v) ? "an array" : typeof v;
+  }
+  function refuse(error) {
+    return stringify({ ok: false, error: error });
+  }
+
+  function init() {
+    const ns = typeof ${HANDLER_GLOBAL} === "undefined" ? undefined : ${HANDLER_GLOBAL};
+    if (ns === undefined || ns === null) {
+      return refuse("the bundle does not define ${HANDLER_GLOBAL} (bundle it with esbuild format \"iife\" and globalName \"${HANDLER_GLOBAL}\")");
+    }
+    const h = ns.default;
+    if (h === undefined) return refuse("the module has no default export (export default defineHandler({ handle(event, ctx) { ... } }))");
+    if (typeof h !== "object" || h === null || isArray(h)) return refuse("the default export is " + kindOf(h) + ", not a handler object { match?, handle(event, ctx) }");
+    if (typeof h.handle !== "function") return refuse("the default export has no handle() function");
+    const m = h.match;
+    let spec;
+    if (typeof m === "function") {
+      matchFn = m;
+    } else if (m !== undefined) {
+      if (typeof m !== "object" || m === null || isArray(m)) return refuse("match must be a MatchSpec object or a function, got " + kindOf(m));
+      spec = {};
+      for (const k of keys(m)) {
+        if (SPEC_KEYS.indexOf(k) < 0) return refuse("match has unknown key " + stringify(k) + " (allowed: " + SPEC_KEYS.join(", ") + ")");
+        const v = m[k];
+        if (v === undefined) continue;
+        const ok = typeof v === "string" || (isArray(v) && v.every(function (x) { return typeof x === "string"; }));
+        if (!ok) return refuse("match." + k + " must be a string or an array of strings, got " + kindOf(v));
+        spec[k] = typeof v === "string" ? v : v.slice();
+      }
+    }
+    handler = h;
+    return stringify({ ok: true, match: spec, fn: matchFn !== undefined });
+  }
+
+  function configure(newCluster, newTimezone) {
+    cluster = newCluster;
+    timezone = newTimezone;
+    formatTime = makeFormatTime();
+  }
+
+  function invalid(why) {
+    return stringify(logs.length ? { x: why, l: logs, d: dropped } : { x: why });
+  }
+
+  function finish(r) {
+    if (typeof r === "function") return invalid("handle() returned a function, not an Alarm");
+    if (typeof r === "object" && r !== null && typeof r.then === "function") return invalid("handle() returned a Promise; handlers must be synchronous");
+    let json;
+    try {
+      json = r === undefined ? "null" : stringify(r);
+    } catch (e) {
+      if (e instanceof TypeErrorCtor) return invalid("the result cannot be turned into JSON: " + toStr(e.message));
+      throw e;
+    }
+    if (json === undefined) return invalid("handle() returned " + typeof r + ", not an Alarm");
+    if (json.length > maxResultChars) return invalid("the result is " + json.length + " characters of JSON, over the limit of " + maxResultChars);
+    if (!logs.length) return '{"r":' + json + "}";
+    return '{"r":' + json + ',"l":' + stringify(logs) + ',"d":' + dropped + "}";
+  }
+
+  function call(eventJson, now) {
+    logs = [];
+    dropped = 0;
+    const event = parse(eventJson);
+    if (matchFn !== undefined && !matchFn.call(handler, event)) return finish(null);
+    return finish(handler.handle(event, { cluster: cluster, timezone: timezone, now: now, handler: handlerName, formatTime: formatTime }));
+  }
+
+  function takeLogs() {
+    return stringify({ l: logs, d: dropped });
+  }
+
+  function describe(e) {
+    try {
+      if (e instanceof ErrorCtor) {
+        return stringify({ name: toStr(e.name), message: toStr(e.message), stack: typeof e.stack === "string" ? e.stack : undefined });
+      }
+      return stringify({ name: "Error", message: "a non-Error value was thrown: " + show(e) });
+    } catch (x) {
+      return stringify({ name: "Error", message: "an exception whose details could not be read" });
+    }
+  }
+
+  function ping() {
+    return 1;
+  }
+
+  return { init: init, configure: configure, call: call, takeLogs: takeLogs, describe: describe, ping: ping };
+})`;

@@ -1,0 +1,81 @@
+/**
+ * Public types of the QuickJS sandbox: options, load and call results, counters.
+ */
+import type { Alarm, MatchSpec } from "../../sdk/index.ts";
+import type { Logger } from "../log.ts";
+
+export interface SandboxOptions {
+  /**
+   * Hard cap on each handler's WebAssembly memory (its whole QuickJS heap), in bytes.
+   * Rounded up to 64 KiB pages; at least 16 MiB because the QuickJS module declares 256
+   * initial pages. @default 24 MiB
+   */
+  memoryBytes?: number;
+  /** QuickJS stack limit in bytes, clamped to at most 64 KiB (larger values let deep recursion overflow V8's own stack and corrupt the runtime). @default 64 KiB */
+  stackBytes?: number;
+  /** Per-call deadline enforced by QuickJS's interrupt handler. @default 50 */
+  deadlineMs?: number;
+  /**
+   * If the worker does not answer within this time (a builtin such as `Array.prototype.join`
+   * never polls the interrupt handler), it is terminated and recreated. @default 1000
+   */
+  hardTimeoutMs?: number;
+  /** A handler result whose JSON exceeds this is rejected as "invalid-result". @default 1 MiB */
+  maxResultBytes?: number;
+  /** Where guest console lines and handler failures are logged, tagged `{handler, eventUid}`. */
+  logger?: Logger;
+  /** Location of QuickJS's `emscripten-module.wasm`; by default resolved from node_modules. Set it when the dispatcher is bundled. */
+  wasmUrl?: URL;
+}
+
+export type FailureKind =
+  /** The handler threw. */
+  | "throw"
+  /** The per-call deadline interrupted it; its context is kept. */
+  | "timeout"
+  /** The worker did not answer within hardTimeoutMs and was terminated and recreated. */
+  | "hard-timeout"
+  /** The handler's WebAssembly memory is exhausted; its module was rebuilt. */
+  | "oom"
+  /** QuickJS stack overflow (deep recursion, deeply nested JSON). */
+  | "stack"
+  /** handle() returned something that is not null, an Alarm or an Alarm[]. */
+  | "invalid-result"
+  /** A host-side exception from QuickJS, or the worker died; the handler's module was rebuilt. */
+  | "crashed"
+  /** No handler of that name is loaded. */
+  | "not-loaded";
+
+export type LoadResult =
+  | { ok: true; name: string; match?: MatchSpec; hasMatchFunction: boolean }
+  | { ok: false; name: string; error: string };
+
+export type GuestLogLevel = "log" | "info" | "warn" | "error" | "debug";
+
+/** One `console.*` line from a handler (bounded: 20 lines of 1 KiB per call). */
+export interface GuestLog {
+  level: GuestLogLevel;
+  message: string;
+}
+
+export type CallOutcome =
+  | { ok: true; alarms: Alarm[]; logs: GuestLog[]; micros: number }
+  | { ok: false; kind: FailureKind; message: string; stack?: string; logs: GuestLog[]; micros: number };
+
+export interface HandlerStats {
+  calls: number;
+  ok: number;
+  /** Failed calls by kind. */
+  failures: Partial<Record<FailureKind, number>>;
+  /** Times the handler's QuickJS module was thrown away and rebuilt (oom, crash, worker restart). */
+  rebuilds: number;
+  /** Sum of in-worker call time, for an average. */
+  totalMicros: number;
+}
+
+/** The ContextData fields that are the same for every handler of one event. */
+export interface CallContext {
+  cluster: string;
+  timezone: string;
+  now: string;
+}
