@@ -40,6 +40,9 @@ Commands:
                       --json            one JSON line per request, then a summary line
                       --cluster NAME    cluster name for the cards (default: $EDGE_ALARM_CLUSTER or "edge")
                       --timezone TZ     display timezone (default: $EDGE_ALARM_TIMEZONE, $TZ or UTC)
+  run               The in-cluster dispatcher: watch Events, run handlers, send cards
+                      --kubeconfig FILE  outside a cluster (default: $KUBECONFIG, else in-cluster)
+                    Settings come from EDGE_ALARM_* environment variables (see README)
   help              Show this help
 
 Examples:
@@ -169,10 +172,38 @@ async function replayCommand(args: string[]): Promise<void> {
   }
 }
 
+async function run(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { kubeconfig: { type: "string" } });
+  if (positionals.length) throw new UsageError("run takes no arguments");
+  const { startDispatcher } = await import("../dispatcher/main.ts");
+  const { ConfigError } = await import("../dispatcher/config.ts");
+  const logger = createLogger();
+  let dispatcher;
+  try {
+    dispatcher = await startDispatcher({ logger, ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}) });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UserError(err.message);
+    throw err;
+  }
+  const d = dispatcher;
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, "stopping");
+      d.stop().then(resolve, (err: unknown) => {
+        logger.error({ err }, "error while stopping");
+        resolve();
+      });
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   build,
   check,
   replay: replayCommand,
+  run,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -83,6 +83,13 @@ export class Pipeline {
     this.#channel = opts.defaultChannel ?? "default";
   }
 
+  /** Remember an event as handled without running handlers (old events of a first list). */
+  remember(raw: unknown, now: number): KubeEvent {
+    const event = normalizeEvent(raw, new Date(now).toISOString());
+    this.occurrences.observe(event);
+    return event;
+  }
+
   /** Handle one watch notification. `now` is the pipeline clock (ms since epoch). */
   async process(raw: unknown, type: WatchType, now: number): Promise<ProcessResult> {
     const nowIso = new Date(now).toISOString();

@@ -1,0 +1,174 @@
+/**
+ * The composition root of `edge-alarm run`: the only place that names concrete parts. It wires
+ * the handlers ConfigMap watch → handler set → sandbox, and the Event watch → pipeline →
+ * outbox → sinks, plus the checkpoint and the health endpoint.
+ */
+import { normalizeEvent } from "../sdk/index.ts";
+import type { Logger } from "./log.ts";
+import { loadConfig, describeConfig, type Config } from "./config.ts";
+import { inClusterClient, kubeconfigClient, type KubeClient } from "./kube/client.ts";
+import { ListWatch, eventPaths, type WatchNotification } from "./kube/list-watch.ts";
+import { EventRecorder } from "./kube/event-recorder.ts";
+import { Sandbox } from "./sandbox/index.ts";
+import { HandlerSet } from "./handler-set.ts";
+import { Pipeline } from "./pipeline/pipeline.ts";
+import { Occurrences } from "./pipeline/occurrences.ts";
+import { Checkpoint } from "./state/checkpoint.ts";
+import { startHttpServer } from "./http-server.ts";
+import { createOutbox } from "./outbox/outbox.ts";
+import { createFeishuSink } from "./sinks/feishu.ts";
+import type { Sink } from "./sinks/sink.ts";
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  /** A kubeconfig file; otherwise $KUBECONFIG, otherwise the in-cluster ServiceAccount. */
+  kubeconfig?: string;
+  logger: Logger;
+  /** Watch stall timeout, shortened by tests. */
+  stallMs?: number;
+}
+
+export interface Dispatcher {
+  config: Config;
+  httpPort: number;
+  handlers: HandlerSet;
+  pipeline: Pipeline;
+  eventWatch: ListWatch | undefined;
+  /** Stop watching, deliver what is pending (bounded), save state. */
+  stop(): Promise<void>;
+}
+
+async function connect(opts: RunOptions, env: Record<string, string | undefined>): Promise<KubeClient> {
+  const file = opts.kubeconfig ?? env.KUBECONFIG;
+  return file ? kubeconfigClient(file) : inClusterClient(undefined, env);
+}
+
+export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
+  const env = opts.env ?? process.env;
+  const config = loadConfig(env); // throws ConfigError listing every problem
+  const logger = opts.logger;
+  logger.info({ config: describeConfig(config) }, "edge-alarm starting");
+
+  const client = await connect(opts, env);
+  const sandbox = await Sandbox.create({ deadlineMs: config.handlerTimeoutMs, logger: logger.child({ component: "sandbox" }) });
+  const recorder = new EventRecorder(client, logger);
+  const handlers = new HandlerSet(sandbox, logger, async (type, reason, message, cm) => {
+    const meta = (cm.metadata ?? {}) as { uid?: string; resourceVersion?: string };
+    await recorder.record(
+      { kind: "ConfigMap", apiVersion: "v1", namespace: config.namespace, name: config.handlersConfigMap, ...(meta.uid ? { uid: meta.uid } : {}), ...(meta.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}) },
+      type, reason, message,
+    );
+  });
+
+  const sinks = new Map<string, Sink>([
+    ["default", createFeishuSink({ webhook: config.feishuWebhook, ...(config.feishuSecret ? { secret: config.feishuSecret } : {}), logger: logger.child({ component: "sink", channel: "default" }) })],
+  ]);
+  const outbox = await createOutbox({ ...(config.stateDir ? { stateDir: config.stateDir } : {}), sinks, defaultChannel: "default", logger: logger.child({ component: "outbox" }) });
+  outbox.start();
+
+  const checkpoint = config.stateDir ? new Checkpoint(config.stateDir, logger) : undefined;
+  const saved = await checkpoint?.load();
+  if (!checkpoint) logger.warn("EDGE_ALARM_STATE_DIR is unset: after a restart, events of the last few minutes may be alarmed again");
+  const pipeline = new Pipeline({
+    host: sandbox,
+    handlers: handlers.current,
+    cluster: config.cluster,
+    timezone: config.timezone,
+    logger,
+    occurrences: new Occurrences(20_000, saved?.entries ?? []),
+    deliver: (d) => outbox.enqueue(d),
+  });
+  // Without a checkpoint, a first list would alarm every stored Event (up to an hour old): only recent ones count.
+  let firstList = !saved;
+  const maxAgeMs = config.initialMaxAgeSeconds * 1000;
+
+  const onEvent = async (n: WatchNotification): Promise<void> => {
+    const now = Date.now();
+    if (n.fromList && firstList && now - Date.parse(normalizeEvent(n.object).lastTimestamp) > maxAgeMs) {
+      pipeline.remember(n.object, now);
+      checkpoint?.schedule(pipeline.occurrences);
+      return;
+    }
+    try {
+      await pipeline.process(n.object, n.type, now);
+    } catch (err) {
+      // The pipeline contains handler failures itself; anything here is a bug, but must not stop the watch.
+      logger.error({ err }, "event processing failed");
+    }
+    checkpoint?.schedule(pipeline.occurrences);
+  };
+
+  let eventWatch: ListWatch | undefined;
+  const startEventWatch = () => {
+    if (eventWatch) return;
+    eventWatch = new ListWatch({
+      client, what: "events", paths: eventPaths(config.watchNamespaces), logger,
+      onEvent: async (n) => {
+        await onEvent(n);
+      },
+      ...(opts.stallMs ? { stallMs: opts.stallMs } : {}),
+    });
+    eventWatch.start();
+  };
+  // Stop counting list items as "first list" once the first watch is open.
+  const firstListDone = setInterval(() => {
+    if (eventWatch?.established) {
+      firstList = false;
+      clearInterval(firstListDone);
+    }
+  }, 100);
+
+  const configMapWatch = new ListWatch({
+    client,
+    what: "handlers ConfigMap",
+    paths: [`/api/v1/namespaces/${encodeURIComponent(config.namespace)}/configmaps`],
+    fieldSelector: `metadata.name=${config.handlersConfigMap}`,
+    logger,
+    ...(opts.stallMs ? { stallMs: opts.stallMs } : {}),
+    onEvent: async (n) => {
+      if (n.type === "DELETED") {
+        logger.warn(`handlers ConfigMap ${config.namespace}/${config.handlersConfigMap} was deleted; keeping the loaded handlers`);
+        return;
+      }
+      await handlers.apply(n.object);
+      // Events are watched only once handlers run, so none is marked handled by an empty set.
+      if (handlers.ready) startEventWatch();
+    },
+  });
+  configMapWatch.start();
+  const missingTimer = setTimeout(() => {
+    if (!handlers.ready) logger.error(`no handlers loaded yet: is ConfigMap ${config.namespace}/${config.handlersConfigMap} applied? (edge-alarm build | kubectl apply -f -)`);
+  }, 10_000);
+
+  const http = await startHttpServer(config.httpPort, {
+    notReady: () => [
+      ...(handlers.ready ? [] : ["no handlers loaded"]),
+      ...(eventWatch?.established ? [] : ["event watch not established"]),
+    ],
+  });
+  logger.info({ port: http.port }, "health endpoint listening");
+
+  return {
+    config,
+    httpPort: http.port,
+    handlers,
+    pipeline,
+    get eventWatch() {
+      return eventWatch;
+    },
+    async stop() {
+      clearInterval(firstListDone);
+      clearTimeout(missingTimer);
+      await configMapWatch.stop();
+      await eventWatch?.stop();
+      await outbox.drain(5_000).catch((err: unknown) => logger.warn({ err: (err as Error).message }, "undelivered alarms remain in the spool"));
+      await outbox.stop();
+      if (checkpoint) await checkpoint.save(pipeline.occurrences);
+      await sandbox.close();
+      for (const sink of sinks.values()) await sink.close();
+      await http.close();
+      await client.close();
+      logger.info("edge-alarm stopped");
+    },
+  };
+}
