@@ -16,7 +16,7 @@ export interface KubeResponse {
 export interface KubeClient {
   readonly server: string;
   /** Issue a request; the caller reads or discards the body. */
-  send(method: string, path: string, opts?: { body?: unknown; signal?: AbortSignal; timeoutMs?: number }): Promise<KubeResponse>;
+  send(method: string, path: string, opts?: { body?: unknown; contentType?: string; signal?: AbortSignal; timeoutMs?: number }): Promise<KubeResponse>;
   close(): Promise<void>;
 }
 
@@ -67,7 +67,7 @@ function createClient(auth: Auth): KubeClient {
     server: auth.server,
     async send(method, path, opts = {}) {
       const headers: Record<string, string> = { accept: "application/json", ...(await auth.headers()) };
-      if (opts.body !== undefined) headers["content-type"] = "application/json";
+      if (opts.body !== undefined) headers["content-type"] = opts.contentType ?? "application/json";
       const res = await request(auth.server + path, {
         method: method as Dispatcher.HttpMethod,
         headers,
