@@ -1,0 +1,8 @@
+/** Every `edge-alarm` command, in the order the help lists them. Add a command here. */
+import type { Command } from "./args.ts";
+import { buildCommand } from "./build.ts";
+import { checkCommand } from "./check.ts";
+import { replayCommand } from "./replay.ts";
+import { runCommand } from "./run.ts";
+
+export const COMMANDS: readonly Command[] = [buildCommand, checkCommand, replayCommand, runCommand];
