@@ -7,12 +7,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import { handlerNameProblem, sha256Hex } from "../dispatcher/handlers-configmap.ts";
+import { HANDLER_GLOBAL, validateBundle } from "../dispatcher/sandbox/index.ts";
 import { UserError } from "./errors.ts";
 import { displayPath, formatBuildMessages, IMPORT_HINT_DETAIL, importHint, SDK_SPECIFIER } from "./hints.ts";
-
-// TEMP until dispatcher/sandbox/index.ts lands.
-export const HANDLER_GLOBAL = "__edgeAlarmHandler";
-declare function validateBundle(name: string, code: string): Promise<{ ok: true; name: string } | { ok: false; name: string; error: string }>;
 
 export interface Bundle {
   /** The handler name: the file's base name, e.g. `default`. */
@@ -178,8 +175,7 @@ export async function validateBundles(bundles: readonly Bundle[]): Promise<void>
     if (!result.ok) failures.push(`  ${bundle.file}: ${result.error}`);
   }
   if (failures.length > 0) {
-    throw new UserError(
-      `these handlers do not export a handler (expected \`export default defineHandler({ handle(event, ctx) { … } })\`):\n${failures.join("\n")}`,
-    );
+    // The sandbox's reasons already say what a handler module must export.
+    throw new UserError(`these handlers do not load as handlers in the sandbox:\n${failures.join("\n")}`);
   }
 }

@@ -1,8 +1,10 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { bundleHandlers, listHandlerFiles } from "../../build/bundle.ts";
+import { bundleHandlers, listHandlerFiles, validateBundles } from "../../build/bundle.ts";
 import { UserError } from "../../build/errors.ts";
+import { Sandbox } from "../../dispatcher/sandbox/index.ts";
+import { normalizeEvent } from "../../sdk/index.ts";
 import { handlerDir } from "./temp-dir.ts";
 
 const HANDLERS = "handlers";
@@ -130,5 +132,52 @@ describe("listHandlerFiles", () => {
     const empty = await handlerDir({ "notes.md": "no handlers here\n" });
     await expect(listHandlerFiles(empty)).rejects.toThrow(new UserError(`no handlers in ${empty}: expected files like ${path.join(empty, "default.ts")} (not *.d.ts or *.test.ts)`));
     await expect(listHandlerFiles(path.join(empty, "nope"))).rejects.toThrow(/does not exist/);
+  });
+});
+
+/** A real Warning event (kubectl cluster-info dump from an AKS cluster; see SOURCES.md there). */
+async function realWarning(): Promise<unknown> {
+  const file = "/work/shared/data/events/epicapex-k8s-arena/kube-system/events.json";
+  const list = JSON.parse(await readFile(file, "utf8")) as { items: { type?: string }[] };
+  const warning = list.items.find((e) => e.type === "Warning");
+  if (warning === undefined) throw new Error(`no Warning event in ${file}`);
+  return warning;
+}
+
+describe("bundles in the QuickJS sandbox", () => {
+  it("runs the default handler's bundle on a real Warning event", async () => {
+    const [bundle] = await bundleHandlers(HANDLERS);
+    await validateBundles(bundle ? [bundle] : []);
+    const sandbox = await Sandbox.create();
+    try {
+      expect(await sandbox.load("default", bundle?.code ?? "")).toMatchObject({ ok: true, match: { type: "Warning" } });
+      const event = normalizeEvent(await realWarning());
+      const outcome = await sandbox.call("default", JSON.stringify(event), {
+        cluster: "edge-7",
+        timezone: "Asia/Shanghai",
+        now: "2026-11-20T06:00:00Z",
+      });
+      if (!outcome.ok) throw new Error(`handler failed: ${outcome.kind} ${outcome.message}`);
+      expect(outcome.alarms).toHaveLength(1);
+      expect(outcome.alarms[0]?.card.header?.title.content).toBe("edge-7 alarm");
+      expect(JSON.stringify(outcome.alarms[0]?.card)).toContain(event.reason);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  it("fails the build naming every file that does not export a handler", async () => {
+    const dir = await handlerDir({
+      "good.ts": MINIMAL,
+      "no-default.ts": "export const handle = () => null;\n",
+      "not-object.ts": "export default 42;\n",
+    });
+    const bundles = await bundleHandlers(dir);
+    const err = await validateBundles(bundles).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    const message = (err as Error).message;
+    expect(message).toContain(`${path.join(dir, "no-default.ts")}: `);
+    expect(message).toContain(`${path.join(dir, "not-object.ts")}: `);
+    expect(message).not.toContain("good.ts");
   });
 });

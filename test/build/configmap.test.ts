@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { bundleHandlers, type Bundle } from "../../build/bundle.ts";
 import {
   ANNOTATIONS_LIMIT,
+  buildConfigMap,
   CONFIGMAP_DATA_LIMIT,
   checkConfigMapSize,
   configMapDataBytes,
@@ -12,6 +13,7 @@ import {
 } from "../../build/configmap.ts";
 import { UserError } from "../../build/errors.ts";
 import { parseHandlersConfigMap, sha256Hex } from "../../dispatcher/handlers-configmap.ts";
+import { SDK_VERSION } from "../../sdk/index.ts";
 import { handlerDir } from "./temp-dir.ts";
 
 const BUILT_AT = new Date("2026-11-20T06:00:00Z");
@@ -82,27 +84,35 @@ describe("renderConfigMap", () => {
   });
 });
 
+describe("buildConfigMap", () => {
+  it("bundles, validates and renders handlers/ into a ConfigMap the dispatcher can read", async () => {
+    const built = await buildConfigMap("handlers", { buildTime: BUILT_AT });
+    expect(built.warnings).toEqual([]);
+    expect(built.bundles.map((b) => b.name)).toEqual(["default"]);
+    const parsed = parseHandlersConfigMap(YAML.parse(built.yaml));
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.manifest?.sdkVersion).toBe(SDK_VERSION);
+    expect(parsed.bundles).toEqual(built.bundles.map((b) => ({ name: b.name, code: b.code, sha256: b.sha256 })));
+  });
+});
+
 describe("checkConfigMapSize", () => {
-  it("fails clearly when a large handler pushes the ConfigMap over 1 MiB", async () => {
+  it("fails the build clearly when a large handler pushes the ConfigMap over 1 MiB", async () => {
     const dir = await handlerDir({
       "huge.ts": bigHandler(1_100_000, "HUGE"),
       "small.ts": `export default { handle: () => null };\n`,
     });
-    const bundles = await bundleHandlers(dir);
-    const configMap = handlersConfigMap(bundles, { sdkVersion: "1", buildTime: BUILT_AT });
-    const err = (() => {
-      try {
-        checkConfigMapSize(configMap, bundles);
-        return undefined;
-      } catch (e) {
-        return e;
-      }
-    })();
+    const err = await buildConfigMap(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
     const message = (err as Error).message;
-    expect(message).toContain(`${configMapDataBytes(configMap).toLocaleString("en-US")} bytes`);
+    // The same bundles, to know the sizes the message must state.
+    const bundles = await bundleHandlers(dir);
+    const total = configMapDataBytes(handlersConfigMap(bundles, { sdkVersion: SDK_VERSION }));
+    expect(total).toBeGreaterThan(CONFIGMAP_DATA_LIMIT);
+    expect(message).toContain(`would hold ${total.toLocaleString("en-US")} bytes`);
     expect(message).toContain("at most 1,048,576 bytes (1024.0 KiB)");
-    expect(message).toContain(`${path.join(dir, "huge.ts")}: ${bundles.find((b) => b.name === "huge")?.bytes.toLocaleString("en-US")} bytes`);
+    const huge = bundles.find((b) => b.name === "huge");
+    expect(message).toContain(`${path.join(dir, "huge.ts")}: ${huge?.bytes.toLocaleString("en-US")} bytes`);
     // The largest handler is listed first.
     expect(message.indexOf("huge.ts")).toBeLessThan(message.indexOf("small.ts"));
   });
