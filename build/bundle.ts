@@ -84,8 +84,9 @@ export async function listHandlerFiles(dir: string): Promise<string[]> {
     );
   }
   const problems = files.flatMap((base) => {
-    const bad = handlerNameProblem(path.basename(base, ".ts"));
-    return bad ? [`${displayPath(path.join(dir, base))}: the handler name "${path.basename(base, ".ts")}" ${bad}`] : [];
+    const name = path.basename(base, ".ts");
+    const bad = handlerNameProblem(name);
+    return bad ? [`${displayPath(path.join(dir, base))}: the handler name "${name}" ${bad}`] : [];
   });
   if (problems.length > 0) {
     throw new UserError(`bad handler file names (the name becomes a ConfigMap key):\n${problems.join("\n")}`);
