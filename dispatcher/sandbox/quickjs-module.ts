@@ -10,9 +10,28 @@
  * "succeeded" and the next evaluation returned garbage).
  */
 import { readFile } from "node:fs/promises";
-import releaseSync from "@jitl/quickjs-wasmfile-release-sync";
-import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSWASMModule } from "quickjs-emscripten-core";
+import releaseSyncImport from "@jitl/quickjs-wasmfile-release-sync";
+import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSSyncVariant, type QuickJSWASMModule } from "quickjs-emscripten-core";
 import { MIN_MEMORY_PAGES, WASM_PAGE_BYTES } from "./options.ts";
+
+/** A compiled WebAssembly.Module (opaque here; it is structured-cloneable into workers). */
+export type WasmModule = object & { readonly __compiledQuickJS?: never };
+
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+
+/** tsconfig has no DOM lib, so the WebAssembly global is typed with just the members used here. */
+interface WasmApi {
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemory;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+// Node loads the package's ESM build (default export = the variant); its .d.ts is CJS-shaped, so
+// TypeScript sees the namespace instead. Accept both.
+const imported = releaseSyncImport as unknown as QuickJSSyncVariant | { default: QuickJSSyncVariant };
+const releaseSync: QuickJSSyncVariant = "importFFI" in imported ? imported : imported.default;
 
 /** Thrown (host-side) when a host allocation inside a handler's wasm memory fails. */
 export class GuestHeapExhausted extends Error {
@@ -31,9 +50,9 @@ export function defaultWasmUrl(): URL {
   return new URL(import.meta.resolve("@jitl/quickjs-wasmfile-release-sync/wasm"));
 }
 
-export async function compileQuickJS(url: URL): Promise<WebAssembly.Module> {
+export async function compileQuickJS(url: URL): Promise<WasmModule> {
   const bytes = await readFile(url);
-  return WebAssembly.compile(bytes);
+  return wasmApi.compile(bytes);
 }
 
 /** Keep this much free in the heap between calls, so the host's own small allocations always fit. */
@@ -47,9 +66,9 @@ export interface QuickJSInstance {
   atMaximum(): boolean;
 }
 
-export async function instantiateQuickJS(wasmModule: WebAssembly.Module, memoryPages: number): Promise<QuickJSInstance> {
+export async function instantiateQuickJS(wasmModule: WasmModule, memoryPages: number): Promise<QuickJSInstance> {
   const maximum = Math.max(MIN_MEMORY_PAGES, memoryPages);
-  const memory = new WebAssembly.Memory({ initial: MIN_MEMORY_PAGES, maximum });
+  const memory = new wasmApi.Memory({ initial: MIN_MEMORY_PAGES, maximum });
   const module = await newQuickJSWASMModuleFromVariant(newVariant(releaseSync, { wasmModule, wasmMemory: memory }));
   const heap = emscriptenHeap(module);
   const rawMalloc = heap._malloc.bind(heap);

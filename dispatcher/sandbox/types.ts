@@ -22,7 +22,11 @@ export interface SandboxOptions {
   hardTimeoutMs?: number;
   /** A handler result whose JSON exceeds this is rejected as "invalid-result". @default 1 MiB */
   maxResultBytes?: number;
-  /** Where guest console lines and handler failures are logged, tagged `{handler, eventUid}`. */
+  /**
+   * For sandbox events: worker restarts, handlers dropped, console lines printed while a bundle
+   * loads. Call outcomes are not logged here; they carry their console lines (`logs`) and failure
+   * so the caller logs them once, tagged with the handler and the event uid.
+   */
   logger?: Logger;
   /** Location of QuickJS's `emscripten-module.wasm`; by default resolved from node_modules. Set it when the dispatcher is bundled. */
   wasmUrl?: URL;

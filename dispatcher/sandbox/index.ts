@@ -1,0 +1,11 @@
+/**
+ * @module QuickJS sandbox for handler bundles: one worker thread, one QuickJS instance (own
+ * capped WebAssembly.Memory) per handler, a per-call deadline plus a watchdog that restarts the
+ * worker. Failures come back as data (`CallOutcome`), never as exceptions.
+ */
+export { Sandbox } from "./sandbox.ts";
+export { validateBundle } from "./validate-bundle.ts";
+export { HANDLER_GLOBAL } from "./glue.ts";
+export { DEFAULTS as SANDBOX_DEFAULTS } from "./options.ts";
+export { WORKER_URL } from "./worker-host.ts";
+export type { CallContext, CallOutcome, FailureKind, GuestLog, GuestLogLevel, HandlerStats, LoadResult, SandboxOptions } from "./types.ts";

@@ -1,0 +1,42 @@
+/**
+ * Messages between the Sandbox (host thread) and the QuickJS worker. The host sends one request
+ * at a time; the worker answers each with a reply of the same id.
+ */
+import type { VmLimits } from "./options.ts";
+import type { WasmModule } from "./quickjs-module.ts";
+import type { CallContext, FailureKind, GuestLog, LoadResult } from "./types.ts";
+
+export interface WorkerInit {
+  wasm: WasmModule;
+  /** Int32Array view: [PROGRESS_COUNT] bumps whenever the worker starts a handler; [PROGRESS_INDEX] is its index in the request, -1 when idle. */
+  progress: SharedArrayBuffer;
+  limits: VmLimits;
+}
+
+export const PROGRESS_COUNT = 0;
+export const PROGRESS_INDEX = 1;
+
+export type Request =
+  | { op: "load"; id: number; name: string; code: string }
+  | { op: "unload"; id: number; name: string }
+  | { op: "call"; id: number; names: string[]; event: string; ctx: CallContext };
+
+/** A request as the Sandbox writes it; the WorkerHost adds the id. */
+export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, "id"> : never) : never;
+
+/** A handler call as the worker reports it; the envelope is parsed and validated by the host. */
+export type WireOutcome = (
+  | { ok: true; envelope: string; micros: number }
+  | { ok: false; kind: FailureKind; message: string; stack?: string; logs: GuestLog[]; micros: number }
+) & {
+  /** The handler's module was found unusable after this call and rebuilt. */
+  rebuilt?: boolean;
+  /** Rebuilding failed; the handler is no longer loaded in the worker. */
+  rebuildError?: string;
+};
+
+export type Reply =
+  | { op: "ready" }
+  | { op: "load"; id: number; result: LoadResult; logs: GuestLog[] }
+  | { op: "unload"; id: number }
+  | { op: "call"; id: number; outcomes: WireOutcome[] };
