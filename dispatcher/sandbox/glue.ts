@@ -44,6 +44,9 @@ export const GLUE_SOURCE = String.raw`(function setup(hostFormatTime, handlerNam
 
   function show(v) {
     if (typeof v === "string") return v;
+    if (v instanceof ErrorCtor) {
+      try { return toStr(v) + (typeof v.stack === "string" ? "\n" + v.stack : ""); } catch (e) { return "[Error]"; }
+    }
     let text;
     try { text = stringify(v); } catch (e) { text = undefined; }
     if (text !== undefined) return text;

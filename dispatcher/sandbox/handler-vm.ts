@@ -200,7 +200,7 @@ export class HandlerVm {
     errorHandle.dispose();
     if (!error) {
       this.broken = true;
-      const kind: FailureKind = this.#q.atMaximum() ? "oom" : "crashed";
+      const kind: FailureKind = this.#q.nearMaximum() ? "oom" : "crashed";
       return { ok: false, kind, message: "the handler failed and QuickJS could not describe the exception", logs: [] };
     }
     const kind = classify(error);

@@ -62,8 +62,11 @@ export interface QuickJSInstance {
   module: QuickJSWASMModule;
   /** True when less than HEADROOM_BYTES can be allocated: the handler holds nearly all its memory. */
   isNearlyFull(): boolean;
-  /** True when the wasm memory has grown to its maximum (a likely cause of a failure). */
-  atMaximum(): boolean;
+  /**
+   * True when the wasm memory has grown to within HEADROOM_BYTES of its maximum (a likely cause of
+   * a failure). Emscripten grows in 5-20% steps, so it often stops short of the exact maximum.
+   */
+  nearMaximum(): boolean;
 }
 
 export async function instantiateQuickJS(wasmModule: WasmModule, memoryPages: number): Promise<QuickJSInstance> {
@@ -78,12 +81,13 @@ export async function instantiateQuickJS(wasmModule: WasmModule, memoryPages: nu
     return ptr;
   };
   const maxBytes = maximum * WASM_PAGE_BYTES;
+  const nearMaximum = () => memory.buffer.byteLength + HEADROOM_BYTES >= maxBytes;
   return {
     module,
-    atMaximum: () => memory.buffer.byteLength >= maxBytes,
+    nearMaximum,
     isNearlyFull() {
       // Memory only grows when the allocator needs it; below this line a probe is unnecessary.
-      if (memory.buffer.byteLength + HEADROOM_BYTES < maxBytes) return false;
+      if (!nearMaximum()) return false;
       const probe = rawMalloc(HEADROOM_BYTES);
       if (probe === 0) return true;
       heap._free(probe);

@@ -1,0 +1,118 @@
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, it } from "vitest";
+import { Sandbox, validateBundle } from "../../../dispatcher/sandbox/index.ts";
+import { CTX, inlineBundle, warningEvent } from "./bundles.ts";
+
+const eventJson = JSON.stringify(warningEvent());
+const HARD_MS = 300;
+
+/** `Array.prototype.join` on a huge sparse array never polls QuickJS's interrupt handler. */
+const STUCK = inlineBundle(`{ handle() { return new Array(1e9).join(""); } }`);
+
+function returning(value: string): string {
+  return inlineBundle(`{ handle() { globalThis.n = (globalThis.n || 0) + 1; return { card: { value: ${value}, n } }; } }`);
+}
+
+function threads(): number {
+  const match = /^Threads:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"));
+  return Number(match?.[1]);
+}
+
+async function settledThreads(target: number): Promise<number> {
+  for (let i = 0; i < 50 && threads() > target; i++) await sleep(20);
+  return threads();
+}
+
+describe("Sandbox recovery", () => {
+  it("terminates a worker stuck in a builtin, reports hard-timeout, and still runs the other handlers", async () => {
+    const sb = await Sandbox.create({ hardTimeoutMs: HARD_MS });
+    try {
+      await sb.load("before", returning(`"before"`));
+      await sb.load("stuck", STUCK);
+      await sb.load("after", returning(`"after"`));
+      const started = performance.now();
+      const [before, stuck, after] = await sb.callMany(["before", "stuck", "after"], eventJson, CTX);
+      expect(performance.now() - started).toBeLessThan(HARD_MS * 10);
+      expect(stuck?.ok === false && stuck.kind).toBe("hard-timeout");
+      // "before" finished in the old worker but its result died with it: it ran again in the new one.
+      expect(before?.ok && before.alarms).toEqual([{ card: { value: "before", n: 1 } }]);
+      expect(after?.ok && after.alarms).toEqual([{ card: { value: "after", n: 1 } }]);
+
+      const again = await sb.call("before", eventJson, CTX);
+      expect(again.ok && again.alarms).toEqual([{ card: { value: "before", n: 2 } }]);
+      const stats = sb.stats();
+      expect(stats.stuck?.failures).toEqual({ "hard-timeout": 1 });
+      expect(stats.before?.rebuilds).toBe(1);
+      expect(sb.names()).toEqual(["before", "stuck", "after"]);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it("keeps the previous version when a new bundle's top level never returns", async () => {
+    const sb = await Sandbox.create({ hardTimeoutMs: HARD_MS });
+    try {
+      await sb.load("flaky", returning(`"v1"`));
+      const loaded = await sb.load("flaky", `new Array(1e9).join("");`);
+      expect(loaded.ok ? "" : loaded.error).toMatch(/handler 'flaky': evaluating the bundle did not finish within 300 ms/);
+      const outcome = await sb.call("flaky", eventJson, CTX);
+      expect(outcome.ok && outcome.alarms).toEqual([{ card: { value: "v1", n: 1 } }]);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it("rebuilds a handler that holds (nearly) all of its memory, whether or not it caught the OOM", async () => {
+    // 17 MiB cap: the heap starts at 16 MiB, so filling it takes ~0.1 s instead of ~1 s.
+    const sb = await Sandbox.create({ memoryBytes: 17 * 1024 * 1024, deadlineMs: 5000 });
+    try {
+      const hoarder = (guard: boolean) =>
+        inlineBundle(`{ handle(e) {
+          globalThis.keep = globalThis.keep || [];
+          if (e.reason === "Hoard") {
+            ${guard ? "try {" : ""} for (;;) keep.push({ i: keep.length, s: "s" + keep.length }); ${guard ? "} catch (err) { return { card: { caught: String(err) } }; }" : ""}
+          }
+          return { card: { kept: keep.length } };
+        } }`);
+      await sb.load("hoard", hoarder(false));
+      await sb.load("hoard-quietly", hoarder(true));
+      await sb.load("bystander", returning(`"fine"`));
+      const hoard = JSON.stringify({ ...warningEvent(), reason: "Hoard" });
+
+      const failed = await sb.call("hoard", hoard, CTX);
+      expect(failed.ok === false && failed.kind).toBe("oom");
+      const quiet = await sb.call("hoard-quietly", hoard, CTX);
+      expect(quiet.ok && quiet.alarms).toEqual([{ card: { caught: "InternalError: out of memory" } }]);
+
+      for (const name of ["hoard", "hoard-quietly"]) {
+        const next = await sb.call(name, eventJson, CTX);
+        expect(next.ok && next.alarms, name).toEqual([{ card: { kept: 0 } }]);
+        expect(sb.stats()[name]?.rebuilds, name).toBe(1);
+      }
+      const bystander = await sb.call("bystander", eventJson, CTX);
+      expect(bystander.ok && bystander.alarms).toEqual([{ card: { value: "fine", n: 1 } }]);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it("leaves no worker thread behind after close, and answers later calls with a failure", async () => {
+    const idle = threads();
+    const sb = await Sandbox.create();
+    await sb.load("x", returning(`1`));
+    expect(threads()).toBeGreaterThan(idle);
+    await sb.close();
+    expect(await settledThreads(idle)).toBe(idle);
+    const outcome = await sb.call("x", eventJson, CTX);
+    expect(outcome.ok === false && outcome.kind).toBe("crashed");
+  });
+
+  it("validates a bundle in a throwaway sandbox", async () => {
+    const idle = threads();
+    expect(await validateBundle("good", returning(`1`))).toEqual({ ok: true, name: "good", hasMatchFunction: false });
+    const bad = await validateBundle("bad", `var __edgeAlarmHandler = { default: { match: "Warning", handle() {} } };`);
+    expect(bad).toEqual({ ok: false, name: "bad", error: "handler 'bad': match must be a MatchSpec object or a function, got string" });
+    expect(await settledThreads(idle)).toBe(idle);
+  });
+});
