@@ -1,36 +1,16 @@
 import { execFile, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { childrenOf, isRunning } from "./proc-info.ts";
 import { getTestEnv } from "./use-testenv.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const run = promisify(execFile);
-
-/** Child pids of `pid` with their command names, from /proc (all threads). */
-async function childrenOf(pid: number): Promise<Map<number, string>> {
-  const children = new Map<number, string>();
-  for (const tid of await readdir(`/proc/${pid}/task`)) {
-    const list = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
-    for (const child of list ? list.split(" ").map(Number) : []) {
-      children.set(child, readFileSync(`/proc/${child}/comm`, "utf8").trim());
-    }
-  }
-  return children;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw error;
-  }
-}
 
 describe("npm run testenv (test/env/main.ts)", () => {
   let dir: string;
