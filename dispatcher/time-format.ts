@@ -30,6 +30,62 @@ export function assertTimezone(timezone: string): void {
   }
 }
 
+/**
+ * tzdata's zone abbreviations by UTC offset in minutes, for zones where Intl (en-US) only says
+ * "GMT+8". Go prints these (time.Time.String), so the `go` style needs them; zones not listed
+ * fall back to Intl's US names (EST, PDT, HST, …) and then to tzdata's numeric form (+08, +0530).
+ */
+const CST_CHINA = { 480: "CST", 540: "CDT" };
+const CET = { 60: "CET", 120: "CEST" };
+const EET = { 120: "EET", 180: "EEST" };
+const ZONE_ABBREVIATIONS: Record<string, Record<number, string>> = {
+  "Asia/Shanghai": CST_CHINA, "Asia/Chongqing": CST_CHINA, "Asia/Harbin": CST_CHINA, PRC: CST_CHINA,
+  "Asia/Taipei": CST_CHINA, "Asia/Macau": CST_CHINA, "Asia/Hong_Kong": { 480: "HKT", 540: "HKST" },
+  "Asia/Tokyo": { 540: "JST" }, "Asia/Seoul": { 540: "KST" }, "Asia/Kolkata": { 330: "IST" }, "Asia/Calcutta": { 330: "IST" },
+  "Asia/Karachi": { 300: "PKT" }, "Asia/Jakarta": { 420: "WIB" }, "Asia/Manila": { 480: "PST" }, "Asia/Jerusalem": { 120: "IST", 180: "IDT" },
+  "Europe/London": { 0: "GMT", 60: "BST" }, "Europe/Dublin": { 0: "GMT", 60: "IST" }, "Europe/Lisbon": { 0: "WET", 60: "WEST" },
+  "Europe/Berlin": CET, "Europe/Paris": CET, "Europe/Madrid": CET, "Europe/Rome": CET, "Europe/Amsterdam": CET,
+  "Europe/Brussels": CET, "Europe/Vienna": CET, "Europe/Zurich": CET, "Europe/Stockholm": CET, "Europe/Oslo": CET,
+  "Europe/Copenhagen": CET, "Europe/Warsaw": CET, "Europe/Prague": CET, "Europe/Budapest": CET,
+  "Europe/Athens": EET, "Europe/Helsinki": EET, "Europe/Kyiv": EET, "Europe/Kiev": EET, "Europe/Bucharest": EET,
+  "Europe/Sofia": EET, "Africa/Cairo": EET, "Europe/Moscow": { 180: "MSK" },
+  "Africa/Johannesburg": { 120: "SAST" }, "Africa/Lagos": { 60: "WAT" }, "Africa/Nairobi": { 180: "EAT" },
+  "Australia/Sydney": { 600: "AEST", 660: "AEDT" }, "Australia/Melbourne": { 600: "AEST", 660: "AEDT" },
+  "Australia/Brisbane": { 600: "AEST" }, "Australia/Adelaide": { 570: "ACST", 630: "ACDT" }, "Australia/Darwin": { 570: "ACST" },
+  "Australia/Perth": { 480: "AWST" }, "Pacific/Auckland": { 720: "NZST", 780: "NZDT" },
+  "America/St_Johns": { [-210]: "NST", [-150]: "NDT" }, "Etc/GMT": { 0: "GMT" }, GMT: { 0: "GMT" },
+};
+
+const shortNames = new Map<string, Intl.DateTimeFormat>();
+
+/** Go's zone abbreviation for `timezone` at `ms`, given the offset there. */
+function zoneAbbreviation(timezone: string, ms: number, offsetMinutes: number): string {
+  const listed = ZONE_ABBREVIATIONS[timezone]?.[offsetMinutes];
+  if (listed) return listed;
+  if (/^(Etc\/)?(UTC|UCT|Universal|Zulu)$/.test(timezone)) return "UTC";
+  let f = shortNames.get(timezone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", { timeZone: timezone, timeZoneName: "short" });
+    shortNames.set(timezone, f);
+  }
+  const name = f.formatToParts(ms).find((p) => p.type === "timeZoneName")?.value ?? "";
+  if (/^[A-Z]{2,5}$/.test(name) && !/^GMT./.test(name)) return name;
+  // tzdata writes zones without an established abbreviation as the offset: +08, -03, +0530.
+  const sign = offsetMinutes < 0 ? "-" : "+";
+  const abs = Math.abs(offsetMinutes);
+  const hours = String(Math.floor(abs / 60)).padStart(2, "0");
+  return abs % 60 === 0 ? `${sign}${hours}` : `${sign}${hours}${String(abs % 60).padStart(2, "0")}`;
+}
+
+/** `2026-11-20 14:00:00.5 +0800 CST`: Go's time.Time.String (fraction trimmed, as Go does). */
+function goTime(iso: string, timezone: string, ms: number, date: string, clock: string, longOffset: string): string {
+  const m = /^([+-])(\d{2}):(\d{2})$/.exec(longOffset.replace(/^GMT/, "") || "+00:00");
+  const offsetMinutes = m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
+  const fraction = (/T\d{2}:\d{2}:\d{2}\.(\d+)/.exec(iso)?.[1] ?? "").replace(/0+$/, "");
+  const numeric = m ? `${m[1]}${m[2]}${m[3]}` : "+0000";
+  return `${date} ${clock}${fraction ? `.${fraction}` : ""} ${numeric} ${zoneAbbreviation(timezone, ms, offsetMinutes)}`;
+}
+
 export function formatTime(iso: string, timezone: string, style: TimeStyle = "datetime"): string {
   const ms = Date.parse(iso);
   if (!iso || Number.isNaN(ms)) return iso;
@@ -43,6 +99,8 @@ export function formatTime(iso: string, timezone: string, style: TimeStyle = "da
       return date;
     case "time":
       return clock;
+    case "go":
+      return goTime(iso, timezone, ms, date, clock, p.timeZoneName ?? "GMT");
     case "zoned": {
       const offset = (p.timeZoneName ?? "GMT").replace(/^GMT/, "") || "+00:00";
       return `${date} ${clock} ${offset}`;

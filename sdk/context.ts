@@ -3,8 +3,12 @@
  * because QuickJS has no Intl and ignores timezone arguments.
  */
 
-/** `datetime` 2026-11-20 14:00:00 · `zoned` 2026-11-20 14:00:00 +08:00 · `date` · `time` · `iso` (UTC). */
-export type TimeStyle = "datetime" | "zoned" | "date" | "time" | "iso";
+/**
+ * `datetime` 2026-11-20 14:00:00 · `zoned` 2026-11-20 14:00:00 +08:00 · `date` · `time` · `iso` (UTC) ·
+ * `go` 2026-11-20 14:00:00 +0800 CST: Go's default time format, as kubernetes-event-exporter
+ * prints `{{ .LastTimestamp }}` (the zone abbreviation of tzdata where known, else `+08`).
+ */
+export type TimeStyle = "datetime" | "zoned" | "date" | "time" | "iso" | "go";
 
 export interface HandlerContext {
   /** The cluster name, from EDGE_ALARM_CLUSTER. */
