@@ -89,7 +89,7 @@ export class HandlerSet {
     // A bundle still present but refused by the ConfigMap checks (e.g. a hash mismatch) keeps its previous version too.
     const data = (configMap.data ?? {}) as Record<string, unknown>;
     for (const old of previous.values()) {
-      if (!next.includes(old) && data[bundleKey(old.name)] !== undefined) next.push(old);
+      if (!next.some((l) => l.name === old.name) && data[bundleKey(old.name)] !== undefined) next.push(old);
     }
     const removed = [...previous.values()].filter((l) => !next.includes(l));
     this.#live = next.sort((a, b) => a.name.localeCompare(b.name));

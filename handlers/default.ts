@@ -15,7 +15,8 @@ export default defineHandler({
   match: { type: "Warning" },
   handle(event, ctx) {
     const obj = event.involvedObject;
-    const namespace = obj.namespace || event.metadata.namespace;
+    // Cluster-scoped objects (nodes) have their events in "default"; that is not their namespace.
+    const namespace = obj.namespace || (obj.kind === "Node" ? "" : event.metadata.namespace);
     const when = ctx.formatTime(event.lastTimestamp);
     return {
       card: card({
