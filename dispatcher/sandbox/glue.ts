@@ -29,16 +29,45 @@ export interface GlueError {
 export const GLUE_SOURCE = String.raw`(function setup(hostFormatTime, handlerName, maxResultChars, maxLogLines, maxLogChars) {
   "use strict";
   const parse = JSON.parse, stringify = JSON.stringify, isArray = Array.isArray, keys = Object.keys;
-  const toStr = String, ErrorCtor = Error, TypeErrorCtor = TypeError;
+  const toStr = String, ErrorCtor = Error, TypeErrorCtor = TypeError, DateCtor = Date, parseDate = Date.parse;
   const SPEC_KEYS = ["type", "reason", "kind", "namespace"];
+  const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)$/;
   let handler, matchFn;
-  let cluster = "", timezone = "UTC", formatTime = makeFormatTime();
+  let cluster = "", timezone = "UTC", zone = null, formatTime = makeFormatTime();
   let logs = [], dropped = 0;
 
+  function pad(n) {
+    return n < 10 ? "0" + n : "" + n;
+  }
+
+  function offsetAt(table, ms) {
+    const starts = table.starts;
+    let lo = 0, hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= ms) lo = mid; else hi = mid - 1;
+    }
+    return table.offsets[lo];
+  }
+
+  // Same output as the host's formatTime (dispatcher/time-format.ts) for RFC 3339 times inside the
+  // zone table's window; everything else is formatted by the host.
   function makeFormatTime() {
-    const tz = timezone;
+    const tz = timezone, table = zone;
     return function formatTime(iso, style) {
-      return hostFormatTime(toStr(iso), tz, style === undefined ? "datetime" : toStr(style));
+      const text = toStr(iso), how = style === undefined ? "datetime" : toStr(style);
+      const ms = table !== null && RFC3339.test(text) ? parseDate(text) : NaN;
+      if (!(ms >= table.from && ms < table.to)) return hostFormatTime(text, tz, how);
+      if (how === "iso") return new DateCtor(ms).toISOString().replace(".000Z", "Z");
+      const offset = offsetAt(table, ms);
+      const t = new DateCtor(ms + offset * 60000);
+      const date = t.getUTCFullYear() + "-" + pad(t.getUTCMonth() + 1) + "-" + pad(t.getUTCDate());
+      if (how === "date") return date;
+      const clock = pad(t.getUTCHours()) + ":" + pad(t.getUTCMinutes()) + ":" + pad(t.getUTCSeconds());
+      if (how === "time") return clock;
+      if (how !== "zoned") return date + " " + clock;
+      const abs = offset < 0 ? -offset : offset;
+      return date + " " + clock + " " + (offset < 0 ? "-" : "+") + pad((abs / 60) | 0) + ":" + pad(abs % 60);
     };
   }
 
@@ -99,9 +128,10 @@ export const GLUE_SOURCE = String.raw`(function setup(hostFormatTime, handlerNam
     return stringify({ ok: true, match: spec, fn: matchFn !== undefined });
   }
 
-  function configure(newCluster, newTimezone) {
+  function configure(newCluster, newTimezone, zoneJson) {
     cluster = newCluster;
     timezone = newTimezone;
+    zone = parse(zoneJson);
     formatTime = makeFormatTime();
   }
 

@@ -13,6 +13,7 @@ import { decodeLogs } from "./guest-logs.ts";
 import { MAX_LOG_CHARS, MAX_LOG_LINES, WASM_PAGE_BYTES, type VmLimits } from "./options.ts";
 import { GuestHeapExhausted, instantiateQuickJS, type QuickJSInstance, type WasmModule } from "./quickjs-module.ts";
 import type { CallContext, FailureKind, GuestLog, LoadResult } from "./types.ts";
+import { zoneTableFor, type ZoneTable } from "./zone-table.ts";
 
 export type VmCallResult =
   | { ok: true; envelope: string; micros: number }
@@ -60,8 +61,10 @@ export class HandlerVm {
   readonly #limits: VmLimits;
   #glue: GlueFunctions | undefined;
   #deadline = 0;
+  #hostFormatCalls = 0;
   #cluster: string | undefined;
   #timezone: string | undefined;
+  #zone: ZoneTable | null | undefined;
 
   private constructor(name: string, code: string, q: QuickJSInstance, limits: VmLimits) {
     this.name = name;
@@ -126,6 +129,7 @@ export class HandlerVm {
     const ctx = this.#ctx;
     const hostFormatTime = ctx.newFunction("formatTime", (isoHandle, zoneHandle, styleHandle) => {
       const started = Date.now();
+      this.#hostFormatCalls++;
       const iso = ctx.getString(isoHandle);
       if (iso.length > MAX_TIME_ARG) throw new TypeError(`formatTime expects an RFC 3339 time, got ${iso.length} characters`);
       const text = formatTime(iso, ctx.getString(zoneHandle), ctx.getString(styleHandle) as TimeStyle);
@@ -150,6 +154,11 @@ export class HandlerVm {
     return glue;
   }
 
+  /** How often the guest's formatTime fell back to the host (times outside the zone table). */
+  get hostFormatCalls(): number {
+    return this.#hostFormatCalls;
+  }
+
   /** Run the handler on one event (a normalized KubeEvent as JSON). */
   call(eventJson: string, callCtx: CallContext): VmCallResult {
     const started = performance.now();
@@ -159,7 +168,8 @@ export class HandlerVm {
     const ctx = this.#ctx;
     try {
       this.#deadline = Date.now() + this.#limits.deadlineMs;
-      if (callCtx.cluster !== this.#cluster || callCtx.timezone !== this.#timezone) this.#configure(glue, callCtx);
+      const zone = zoneTableFor(callCtx.timezone, callCtx.now);
+      if (callCtx.cluster !== this.#cluster || callCtx.timezone !== this.#timezone || zone !== this.#zone) this.#configure(glue, callCtx, zone);
       const event = ctx.newString(eventJson);
       const now = ctx.newString(callCtx.now);
       const result = ctx.callFunction(glue.call, ctx.undefined, event, now);
@@ -183,16 +193,15 @@ export class HandlerVm {
     }
   }
 
-  #configure(glue: GlueFunctions, callCtx: CallContext): void {
+  #configure(glue: GlueFunctions, callCtx: CallContext, zone: ZoneTable | null): void {
     const ctx = this.#ctx;
-    const cluster = ctx.newString(callCtx.cluster);
-    const timezone = ctx.newString(callCtx.timezone);
-    const result = ctx.callFunction(glue.configure, ctx.undefined, cluster, timezone);
-    cluster.dispose();
-    timezone.dispose();
+    const args = [ctx.newString(callCtx.cluster), ctx.newString(callCtx.timezone), ctx.newString(JSON.stringify(zone))];
+    const result = ctx.callFunction(glue.configure, ctx.undefined, args);
+    for (const h of args) h.dispose();
     ctx.unwrapResult(result).dispose();
     this.#cluster = callCtx.cluster;
     this.#timezone = callCtx.timezone;
+    this.#zone = zone;
   }
 
   #failed(errorHandle: QuickJSHandle): Omit<Extract<VmCallResult, { ok: false }>, "micros"> {
