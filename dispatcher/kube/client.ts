@@ -6,17 +6,32 @@
  * every auth method, and pays that cost only there.
  */
 import { readFileSync } from "node:fs";
-import { Agent, request, type Dispatcher } from "undici";
+import { Agent, Client, request, type Dispatcher } from "undici";
 
 export interface KubeResponse {
   status: number;
   body: Dispatcher.ResponseData["body"];
 }
 
+export interface SendOptions {
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /**
+   * Use a connection of its own, closed when the response ends or the request is aborted. Watches
+   * need this: an aborted request leaves its socket in undici's pool, and when that socket is
+   * half-open (a silent link drop) the next request would queue behind it forever.
+   */
+  dedicated?: boolean;
+}
+
 export interface KubeClient {
   readonly server: string;
   /** Issue a request; the caller reads or discards the body. */
-  send(method: string, path: string, opts?: { body?: unknown; contentType?: string; signal?: AbortSignal; timeoutMs?: number }): Promise<KubeResponse>;
+  send(method: string, path: string, opts?: SendOptions): Promise<KubeResponse>;
+  /** Drop every pooled connection (after a half-open link was detected, the others are likely dead too). */
+  resetConnections(): void;
   close(): Promise<void>;
 }
 
@@ -59,26 +74,41 @@ interface Auth {
 }
 
 function createClient(auth: Auth): KubeClient {
-  const agent = new Agent({
-    connect: { ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: !auth.insecure },
-    keepAliveTimeout: 30_000,
-  });
+  const connect = { ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: !auth.insecure };
+  const newAgent = () => new Agent({ connect, keepAliveTimeout: 30_000 });
+  let agent = newAgent();
   return {
     server: auth.server,
     async send(method, path, opts = {}) {
       const headers: Record<string, string> = { accept: "application/json", ...(await auth.headers()) };
       if (opts.body !== undefined) headers["content-type"] = opts.contentType ?? "application/json";
-      const res = await request(auth.server + path, {
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        body: opts.body === undefined ? null : JSON.stringify(opts.body),
-        dispatcher: agent,
-        signal: opts.signal ?? null,
-        headersTimeout: opts.timeoutMs ?? 30_000,
-        // Watches are long; their liveness is checked by the watcher's own stall timer.
-        bodyTimeout: 0,
-      });
-      return { status: res.statusCode, body: res.body };
+      const own = opts.dedicated ? new Client(auth.server, { connect }) : undefined;
+      // Destroying a connection that already failed may reject again; there is nothing left to clean up.
+      const release = () => void own?.destroy().catch(() => undefined);
+      opts.signal?.addEventListener("abort", release, { once: true });
+      try {
+        const res = await request(auth.server + path, {
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          body: opts.body === undefined ? null : JSON.stringify(opts.body),
+          dispatcher: own ?? agent,
+          signal: opts.signal ?? null,
+          headersTimeout: opts.timeoutMs ?? 30_000,
+          // Watches are long; their liveness is checked by the watcher's own stall timer.
+          bodyTimeout: 0,
+        });
+        res.body.once("close", release);
+        return { status: res.statusCode, body: res.body };
+      } catch (err) {
+        release();
+        throw err;
+      }
+    },
+    resetConnections() {
+      const old = agent;
+      agent = newAgent();
+      // In-flight requests on the old pool fail and are retried by their callers.
+      old.destroy().catch(() => undefined);
     },
     close: () => agent.close(),
   };

@@ -30,6 +30,8 @@ export interface ListWatchOptions {
   /** Collection paths, each listed and watched on its own, e.g. eventPaths(namespaces). */
   paths: readonly string[];
   fieldSelector?: string;
+  /** Watch from this resourceVersion first instead of listing (too old → 410 → relist as usual). */
+  resumeFrom?: string;
   logger: Logger;
   onEvent: (n: WatchNotification) => Promise<void>;
   /** No byte for this long means the stream is dead. Bookmarks arrive about once a minute. */
@@ -58,7 +60,7 @@ export class ListWatch {
   /** Reconnects after a failure, for the metrics. */
   restarts = 0;
   relists = 0;
-  readonly #opts: Required<Omit<ListWatchOptions, "fieldSelector">> & { fieldSelector?: string };
+  readonly #opts: Required<Omit<ListWatchOptions, "fieldSelector" | "resumeFrom">> & { fieldSelector?: string; resumeFrom?: string };
   readonly #stop = new AbortController();
   readonly #scopes: Scope[];
   #loops: Promise<void>[] = [];
@@ -84,11 +86,6 @@ export class ListWatch {
     await Promise.all(this.#loops);
   }
 
-  /** Drop the open watch connections (as a network failure would); the loops reconnect. For tests and ops. */
-  disconnect(): void {
-    for (const c of this.#current) c.abort(new Stalled("disconnected on request"));
-  }
-
   #query(params: Record<string, string>): string {
     const q = new URLSearchParams(params);
     if (this.#opts.fieldSelector) q.set("fieldSelector", this.#opts.fieldSelector);
@@ -97,7 +94,7 @@ export class ListWatch {
 
   async #run(scope: Scope): Promise<void> {
     const log = this.#opts.logger.child({ component: "list-watch", what: this.#opts.what, path: scope.path });
-    let rv: string | undefined;
+    let rv: string | undefined = this.#opts.resumeFrom;
     let delay = this.#opts.backoffInitialMs;
     while (!this.#stop.signal.aborted) {
       try {
@@ -116,6 +113,7 @@ export class ListWatch {
           continue;
         }
         this.restarts++;
+        if (err instanceof Stalled) this.#opts.client.resetConnections();
         // Full jitter keeps a fleet of dispatchers from reconnecting in lockstep after an apiserver restart.
         const wait = Math.round(delay / 2 + Math.random() * (delay / 2));
         delay = Math.min(delay * 2, this.#opts.backoffMaxMs);
@@ -166,7 +164,7 @@ export class ListWatch {
     };
     try {
       armStall();
-      const res = await this.#opts.client.send("GET", `${scope.path}?${q}`, { signal: abort.signal });
+      const res = await this.#opts.client.send("GET", `${scope.path}?${q}`, { signal: abort.signal, dedicated: true });
       if (res.status === 410) {
         await res.body.dump();
         throw new Gone();

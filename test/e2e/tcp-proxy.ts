@@ -9,11 +9,14 @@ export interface TcpProxy {
   port: number;
   /** Destroy every open connection; new ones are accepted as before. */
   dropAll(): number;
+  /** Stop passing data on the open connections without closing them (a half-open link); new ones work. */
+  freezeAll(): number;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, targetHost);
     for (const s of [client, upstream]) {
@@ -22,6 +25,8 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       s.on("error", () => s.destroy());
     }
     client.pipe(upstream).pipe(client);
+    pairs.add([client, upstream]);
+    client.on("close", () => pairs.forEach((p) => p[0] === client && pairs.delete(p)));
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
   });
@@ -31,6 +36,17 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     dropAll() {
       const n = open.size;
       for (const s of open) s.destroy();
+      return n;
+    },
+    freezeAll() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+      const n = pairs.size;
+      pairs.clear();
       return n;
     },
     close: () =>

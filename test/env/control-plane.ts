@@ -28,6 +28,8 @@ export type ControlPlane = {
   caPath: string;
   /** Working dir: etcd data, certs, tokens, and the etcd.log / kube-apiserver.log files. */
   dir: string;
+  /** etcd's client URL (plain http on loopback), e.g. for compacting history in a test. */
+  etcdUrl: string;
   /** Stops kube-apiserver and etcd, removes the working dir (if created here) and the kubeconfig. */
   stop(): Promise<void>;
   /** Stops kube-apiserver only and starts it again on the same port and certificates. */
@@ -311,6 +313,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     adminToken,
     caPath: layout.caPath,
     dir,
+    etcdUrl,
     stop() {
       stopping ??= (async () => {
         await restarting.catch(() => {

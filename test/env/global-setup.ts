@@ -66,6 +66,7 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
     url: plane.url,
     adminToken: plane.adminToken,
     caPath: plane.caPath,
+    etcdUrl: plane.etcdUrl,
     controlUrl: control.url,
   };
   provide("testenv", info);

@@ -9,6 +9,8 @@ export type TestEnvInfo = {
   url: string;
   adminToken: string;
   caPath: string;
+  /** etcd's client URL, for tests that need to compact history (a real 410 Gone). */
+  etcdUrl: string;
   /** Loopback URL of the setup process's control endpoint (POST <controlUrl>/restart-apiserver). */
   controlUrl: string;
 };
