@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, describeConfig, loadConfig } from "../../dispatcher/config.ts";
+
+const good = {
+  EDGE_ALARM_CLUSTER: "Test K3S cluster at home",
+  EDGE_ALARM_FEISHU_WEBHOOK: "https://open.feishu.cn/open-apis/bot/v2/hook/5e3d587e-d78e-4a07-bd07-265f269f86fd",
+};
+
+describe("loadConfig", () => {
+  it("applies the documented defaults", () => {
+    const c = loadConfig({ ...good, TZ: "Asia/Shanghai" });
+    expect(c).toMatchObject({ namespace: "monitoring", handlersConfigMap: "edge-alarm-handlers", watchNamespaces: [], timezone: "Asia/Shanghai", stateDir: undefined, httpPort: 8080 });
+  });
+
+  it("lists every problem at once, without echoing the webhook token", () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({
+        EDGE_ALARM_FEISHU_WEBHOOK: "https://open.feishu.cn/open-apis/bot/hook/0123456789abcdef0123456789abcdef",
+        EDGE_ALARM_TIMEZONE: "Mars/Olympus",
+        EDGE_ALARM_WATCH_NAMESPACES: "iot, Bad_NS",
+        EDGE_ALARM_HTTP_PORT: "http",
+      });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.problems).toHaveLength(5);
+    expect(error!.message).toContain("EDGE_ALARM_CLUSTER is required");
+    expect(error!.message).toContain("not a Feishu custom-bot webhook URL");
+    expect(error!.message).toContain("unknown timezone");
+    expect(error!.message).toContain('"Bad_NS"');
+    expect(error!.message).toContain("EDGE_ALARM_HTTP_PORT");
+    expect(error!.message).not.toContain("0123456789abcdef");
+  });
+
+  it("never shows secrets when described for the log", () => {
+    const c = loadConfig({ ...good, EDGE_ALARM_FEISHU_SECRET: "s3cr3t-value" });
+    const text = JSON.stringify(describeConfig(c));
+    expect(text).not.toContain("5e3d587e");
+    expect(text).not.toContain("s3cr3t-value");
+    expect(text).toContain("open.feishu.cn");
+  });
+});
