@@ -1,5 +1,4 @@
 import { writeFile } from "node:fs/promises";
-import { buildConfigMap } from "../configmap.ts";
 import { parse, UsageError, type Command } from "./args.ts";
 
 export const buildCommand: Command = {
@@ -12,6 +11,7 @@ export const buildCommand: Command = {
     const { values, positionals } = parse(args, { out: { type: "string" }, name: { type: "string" }, namespace: { type: "string" } });
     if (positionals.length > 1) throw new UsageError("build takes one DIR");
     const dir = positionals[0] ?? "handlers";
+    const { buildConfigMap } = await import("../configmap.ts");
     const built = await buildConfigMap(dir, {
       ...(values.name ? { name: values.name } : {}),
       ...(values.namespace ? { namespace: values.namespace } : {}),

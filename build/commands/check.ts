@@ -1,5 +1,4 @@
 import { SDK_VERSION } from "../../sdk/index.ts";
-import { checkHandlers } from "../check.ts";
 import { UserError } from "../errors.ts";
 import { parse, UsageError, type Command } from "./args.ts";
 
@@ -10,6 +9,8 @@ export const checkCommand: Command = {
     const { positionals } = parse(args, {});
     if (positionals.length > 1) throw new UsageError("check takes one DIR");
     const dir = positionals[0] ?? "handlers";
+    // TypeScript is large: load it only for this command.
+    const { checkHandlers } = await import("../check.ts");
     const result = await checkHandlers(dir);
     for (const d of result.diagnostics) process.stderr.write(`${d}\n`);
     if (!result.ok) throw new UserError(`type check failed for the handlers in ${dir}`);

@@ -2,8 +2,9 @@
 import type { Command } from "./args.ts";
 import { buildCommand } from "./build.ts";
 import { checkCommand } from "./check.ts";
+import { importCommand } from "./import.ts";
 import { manifestsCommand } from "./manifests.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
 
-export const COMMANDS: readonly Command[] = [buildCommand, checkCommand, replayCommand, runCommand, manifestsCommand];
+export const COMMANDS: readonly Command[] = [buildCommand, checkCommand, replayCommand, runCommand, manifestsCommand, importCommand];
