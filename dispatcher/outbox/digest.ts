@@ -89,7 +89,7 @@ function render(entries: readonly SpoolEntry[], remaining: number, ctx: DigestCo
   const tail = [
     `edge-alarm digest · channel ${ctx.channel}`,
     remaining > 0 ? `${remaining} more alarm${remaining === 1 ? "" : "s"} follow` : "",
-    "[fp …] is the alarm fingerprint: the same fingerprint twice is a resend, not a new alarm",
+    "[fp …] is the alarm fingerprint: the same fingerprint and time twice is a resend, not a new alarm",
     `times ${ctx.timezone}`,
   ].filter(Boolean);
   return {

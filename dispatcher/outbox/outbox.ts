@@ -354,7 +354,12 @@ export async function createOutbox(opts: OutboxOptions): Promise<Outbox> {
     },
     async pump() {
       if (running) throw new Error("outbox.pump() drives virtual time; it cannot run beside start()");
-      const next = await Promise.all([...lanes.values()].map((lane) => lane.step()));
+      // A lane can give another work (a self-alarm): step again until no lane was woken.
+      let next: number[];
+      do {
+        woken.clear();
+        next = await Promise.all([...lanes.values()].map((lane) => lane.step()));
+      } while (woken.size > 0);
       return Math.min(Number.POSITIVE_INFINITY, ...next);
     },
   };

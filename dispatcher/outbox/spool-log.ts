@@ -13,7 +13,8 @@
  * when the log is more than twice the live size and over a floor; each appended byte is thus
  * rewritten about once at most.
  */
-import { open, stat, type FileHandle } from "node:fs/promises";
+import { mkdir, open, stat, type FileHandle } from "node:fs/promises";
+import path from "node:path";
 import { crc32 } from "node:zlib";
 import { writeFileAtomic } from "../state/atomic-file.ts";
 
@@ -86,6 +87,7 @@ export class SpoolLog {
       goodEnd = nl + 1;
     }
     loaded.tornBytes = buffer.length - goodEnd;
+    await mkdir(path.dirname(file), { recursive: true });
     log.#handle = await open(file, "a+");
     if (loaded.tornBytes > 0) {
       await log.#handle.truncate(goodEnd);
