@@ -1,6 +1,7 @@
 /**
- * @module The image payload: `edge-alarm run` bundled by esbuild into `edge-alarm.mjs`, the
- * sandbox worker entry next to it (`sandbox-worker.mjs`), shared chunks, and QuickJS's `.wasm`.
+ * @module The image payload: `edge-alarm run` bundled by esbuild into `edge-alarm.js`, the
+ * sandbox worker entry next to it (`sandbox-worker.js`), shared chunks, QuickJS's `.wasm`, and a
+ * package.json that makes the `.js` files ES modules.
  * Nothing else is needed at run time: no node_modules, no TypeScript.
  *
  * Why a bundle: measured in ../shared/docs/sandbox-and-client.md §6, bundling and minifying
@@ -10,18 +11,29 @@
  *
  *   npx node build/bundle-dispatcher.ts [--out DIR]    (default: dist)
  */
-import { copyFile, mkdir, readFile, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
+import { BUNDLED_WASM_FILE } from "../dispatcher/sandbox/quickjs-module.ts";
+import { BUNDLED_WORKER_FILE } from "../dispatcher/sandbox/worker-host.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/**
+ * The sandbox looks for its worker entry and its .wasm next to the module it is bundled into
+ * (dispatcher/sandbox: BUNDLED_WORKER_FILE, BUNDLED_WASM_FILE), so every output file shares one
+ * directory and the worker's extension: `.js`, made ESM by a package.json with "type": "module".
+ */
+const EXT = path.extname(BUNDLED_WORKER_FILE);
+if (EXT !== ".js") throw new Error(`bundle-dispatcher expects the sandbox worker file to end in .js, not ${BUNDLED_WORKER_FILE}`);
+
 /** File names inside the output directory. */
 export const BUNDLE_FILES = {
-  main: "edge-alarm.mjs",
-  worker: "sandbox-worker.mjs",
-  wasm: "emscripten-module.wasm",
+  main: `edge-alarm${EXT}`,
+  worker: BUNDLED_WORKER_FILE,
+  wasm: BUNDLED_WASM_FILE,
+  packageJson: "package.json",
 } as const;
 
 const VIRTUAL_ENTRY = "edge-alarm:run-entry";
@@ -37,7 +49,7 @@ import { UsageError } from "./build/commands/args.ts";
 import { isUserError } from "./build/errors.ts";
 const [command, ...args] = process.argv.slice(2);
 if (command !== "run") {
-  process.stderr.write("usage: edge-alarm.mjs run [--kubeconfig FILE]\\n(this is the bundled dispatcher; the other commands are in the npm package)\\n");
+  process.stderr.write("usage: edge-alarm.js run [--kubeconfig FILE]\\n(this is the bundled dispatcher; the other commands are in the npm package)\\n");
   process.exitCode = 2;
 } else {
   try {
@@ -50,48 +62,13 @@ if (command !== "run") {
 }
 `;
 
-/**
- * Where the unbundled sources find their run-time files through node_modules or a `.ts` sibling,
- * and where the bundle finds them instead: next to itself. esbuild keeps `new URL(x,
- * import.meta.url)` as is, so only the names change. A rewrite that no longer matches fails the
- * build, so a change in those files cannot silently produce a bundle that breaks at run time.
- */
-interface Rewrite {
-  file: string;
-  from: string;
-  to: string;
-}
-
-const REWRITES: readonly Rewrite[] = [
-  {
-    file: "dispatcher/sandbox/worker-host.ts",
-    from: 'new URL("./worker.ts", import.meta.url)',
-    to: `new URL("./${BUNDLE_FILES.worker}", import.meta.url)`,
-  },
-  {
-    file: "dispatcher/sandbox/quickjs-module.ts",
-    from: 'import.meta.resolve("@jitl/quickjs-wasmfile-release-sync/wasm")',
-    to: `new URL("./${BUNDLE_FILES.wasm}", import.meta.url).href`,
-  },
-];
-
-function runtimeFilePlugin(): esbuild.Plugin {
+/** The `run` entry as a virtual module, so the image needs no entry file of its own in the repo. */
+function runEntryPlugin(): esbuild.Plugin {
   return {
-    name: "edge-alarm-runtime-files",
+    name: "edge-alarm-run-entry",
     setup(build) {
       build.onResolve({ filter: new RegExp(`^${VIRTUAL_ENTRY}$`) }, () => ({ path: VIRTUAL_ENTRY, namespace: "edge-alarm-entry" }));
       build.onLoad({ filter: /.*/, namespace: "edge-alarm-entry" }, () => ({ contents: ENTRY_SOURCE, loader: "ts", resolveDir: REPO_ROOT }));
-      for (const rewrite of REWRITES) {
-        const absolute = path.join(REPO_ROOT, rewrite.file);
-        const filter = new RegExp(`${absolute.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
-        build.onLoad({ filter }, async () => {
-          const source = await readFile(absolute, "utf8");
-          if (!source.includes(rewrite.from)) {
-            throw new Error(`${rewrite.file} no longer contains ${rewrite.from}: update REWRITES in build/bundle-dispatcher.ts`);
-          }
-          return { contents: source.replaceAll(rewrite.from, rewrite.to), loader: "ts" };
-        });
-      }
     },
   };
 }
@@ -133,10 +110,9 @@ export async function bundleDispatcher(opts: BundleDispatcherOptions): Promise<B
     absWorkingDir: REPO_ROOT,
     entryPoints: [
       { in: VIRTUAL_ENTRY, out: "edge-alarm" },
-      { in: path.join(REPO_ROOT, "dispatcher/sandbox/worker.ts"), out: "sandbox-worker" },
+      { in: path.join(REPO_ROOT, "dispatcher/sandbox/worker.ts"), out: path.basename(BUNDLE_FILES.worker, EXT) },
     ],
     outdir: outDir,
-    outExtension: { ".js": ".mjs" },
     // Chunks sit next to the entry: the sandbox finds its worker and .wasm relative to the chunk it is in.
     chunkNames: "[name]-[hash]",
     bundle: true,
@@ -153,15 +129,16 @@ export async function bundleDispatcher(opts: BundleDispatcherOptions): Promise<B
     // pino, undici and yaml ship CommonJS that calls require() for Node built-ins.
     banner: { js: 'import { createRequire as __edgeAlarmCreateRequire } from "node:module"; const require = __edgeAlarmCreateRequire(import.meta.url);' },
     define: { __EDGE_ALARM_VERSION__: JSON.stringify(version) },
-    plugins: [runtimeFilePlugin()],
+    plugins: [runEntryPlugin()],
   });
   for (const w of result.warnings) process.stderr.write(`warning: ${w.text}${w.location ? ` (${w.location.file}:${w.location.line})` : ""}\n`);
 
   const wasmSource = fileURLToPath(import.meta.resolve("@jitl/quickjs-wasmfile-release-sync/wasm"));
   await copyFile(wasmSource, path.join(outDir, BUNDLE_FILES.wasm));
+  await writeFile(path.join(outDir, BUNDLE_FILES.packageJson), `${JSON.stringify({ name: "edge-alarm-dispatcher", version, private: true, type: "module" }, null, 2)}\n`);
 
   const files: Array<{ name: string; bytes: number }> = [];
-  for (const out of [...Object.keys(result.metafile.outputs).map((o) => path.resolve(REPO_ROOT, o)), path.join(outDir, BUNDLE_FILES.wasm)]) {
+  for (const out of [...Object.keys(result.metafile.outputs).map((o) => path.resolve(REPO_ROOT, o)), path.join(outDir, BUNDLE_FILES.wasm), path.join(outDir, BUNDLE_FILES.packageJson)]) {
     files.push({ name: path.relative(outDir, out), bytes: (await stat(out)).size });
   }
   files.sort((a, b) => a.name.localeCompare(b.name));
