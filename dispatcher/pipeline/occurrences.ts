@@ -28,6 +28,24 @@ export class Occurrences {
 
   /** Classify an event against what was seen before, and remember it. */
   observe(e: KubeEvent): Occurrence {
+    const occurrence = this.classify(e);
+    this.record(e);
+    return occurrence;
+  }
+
+  /** Classify an event against what was seen before, without remembering it. */
+  classify(e: KubeEvent): Occurrence {
+    const prev = this.#entries.get(occurrenceKey(e));
+    if (!prev) return "new";
+    return e.count > prev.count || e.lastTimestamp > prev.lastSeen ? "repeat" : "seen";
+  }
+
+  /**
+   * Remember an event. Separate from `classify` so the pipeline records an event only once its
+   * alarms are safely in the notification log: a checkpoint then never holds an event whose alarm
+   * a crash could lose.
+   */
+  record(e: KubeEvent): void {
     const key = occurrenceKey(e);
     const prev = this.#entries.get(key);
     const next = { key, count: e.count, lastSeen: e.lastTimestamp };
@@ -37,8 +55,6 @@ export class Occurrences {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
-    if (!prev) return "new";
-    return e.count > prev.count || e.lastTimestamp > prev.lastSeen ? "repeat" : "seen";
   }
 
   forget(e: KubeEvent): void {

@@ -1,10 +1,17 @@
 /**
  * Event → handlers → deliveries. This is the one path both `replay` and the in-cluster
- * dispatcher run: normalise the event, drop repeats of an already handled stream, run every
- * matching handler in the sandbox (each failure is contained and logged), and turn each alarm
- * into the exact Feishu request body within the size budget.
+ * dispatcher run: normalise the event, tell repeats of an already handled stream from new
+ * events, run every matching handler in the sandbox (each failure is contained and logged), and
+ * either hand each alarm to the grouper (which notifies, batches and repeats groups, see
+ * dispatcher/grouping) or, without one, turn it straight into a Feishu request body.
+ *
+ * With a grouper, a repeat of an alarmed stream is an occurrence of its group (no handler call),
+ * and a repeat of a stream no group holds runs the handlers again: a handler that waits for a
+ * count, or whose group ended, gets its say. Without one, repeats are dropped.
  */
 import { fingerprint, matches, normalizeEvent, type Alarm, type ContextData, type KubeEvent, type MatchSpec } from "../../sdk/index.ts";
+import type { AlarmGrouper } from "../grouping/grouper.ts";
+import type { HandlerGrouping } from "../grouping/settings.ts";
 import type { Logger } from "../log.ts";
 import { buildFeishuBody, type FeishuBody } from "./feishu-body.ts";
 import { Occurrences, type Occurrence } from "./occurrences.ts";
@@ -13,6 +20,8 @@ export interface LoadedHandler {
   name: string;
   /** Declarative filter reported by the bundle at load time; checked here, before any sandbox call. */
   match?: MatchSpec;
+  /** The handler's grouping timers reported at load time (parse with `parseHandlerGrouping`). */
+  grouping?: HandlerGrouping;
 }
 
 export interface GuestLog {
@@ -41,6 +50,13 @@ export interface Delivery {
   json: string;
   bytes: number;
   truncated: boolean;
+  /**
+   * Set on grouped notifications: unique per card and the same when the notification log hands a
+   * card on again after a crash, so a spool that already holds the id can drop the copy.
+   */
+  id?: string;
+  /** Set on grouped notifications: what the card says about its group(s). */
+  kind?: "first" | "update" | "repeat" | "digest";
 }
 
 export interface PipelineStats {
@@ -58,7 +74,10 @@ export interface PipelineOptions {
   cluster: string;
   timezone: string;
   logger: Logger;
+  /** Ungrouped deliveries (no `grouper`); a grouper delivers through its own callback. */
   deliver: (d: Delivery) => void | Promise<void>;
+  /** Group alarms and repeats (Alertmanager semantics); without it every alarm is delivered at once. */
+  grouper?: AlarmGrouper;
   occurrences?: Occurrences;
   defaultChannel?: string;
 }
@@ -100,12 +119,49 @@ export class Pipeline {
       return { event, occurrence: "deleted", deliveries: 0 };
     }
     this.stats.events++;
-    const occurrence = this.occurrences.observe(event);
+    const grouper = this.#opts.grouper;
+    const occurrence = this.occurrences.classify(event);
     if (occurrence !== "new") {
       if (occurrence === "repeat") this.stats.repeats++;
-      return { event, occurrence, deliveries: 0 };
+      if (!grouper || occurrence === "seen" || (await grouper.observe(event))) {
+        this.occurrences.record(event);
+        return { event, occurrence, deliveries: 0 };
+      }
     }
     let deliveries = 0;
+    for (const { handler, alarm } of await this.#runHandlers(event, nowIso)) {
+      this.stats.alarms++;
+      const channel = alarm.channel ?? this.#channel;
+      const fp = fingerprint(this.#opts.cluster, event);
+      if (grouper) {
+        // Groups outlive handler versions: the sandbox name's "@<sha>" suffix is not part of them.
+        await grouper.add({ handler: handler.name.replace(/@[^@]*$/, ""), channel, alarm, event, fingerprint: fp, ...(handler.grouping ? { grouping: handler.grouping } : {}) });
+        continue;
+      }
+      const built = buildFeishuBody(alarm.card);
+      if (built.truncated) {
+        this.stats.truncated++;
+        this.#opts.logger.warn({ handler: handler.name, eventUid: event.metadata.uid }, `handler ${handler.name} produced a card over the size budget; truncated`);
+      }
+      await this.#opts.deliver({
+        at: nowIso,
+        channel,
+        handler: handler.name,
+        eventUid: event.metadata.uid,
+        fingerprint: fp,
+        ...(alarm.group === undefined ? {} : { group: alarm.group }),
+        ...built,
+      });
+      deliveries++;
+    }
+    // Recorded last: a checkpoint saved meanwhile must not mark the event handled before its alarms are logged.
+    this.occurrences.record(event);
+    return { event, occurrence, deliveries };
+  }
+
+  /** Every matching handler's alarms for one event; failures are logged and counted. */
+  async #runHandlers(event: KubeEvent, nowIso: string): Promise<Array<{ handler: LoadedHandler; alarm: Alarm }>> {
+    const out: Array<{ handler: LoadedHandler; alarm: Alarm }> = [];
     const eventJson = JSON.stringify(event);
     for (const handler of this.#opts.handlers()) {
       if (handler.match && !matches(handler.match, event)) continue;
@@ -120,26 +176,9 @@ export class Pipeline {
         );
         continue;
       }
-      for (const alarm of outcome.alarms) {
-        this.stats.alarms++;
-        const built = buildFeishuBody(alarm.card);
-        if (built.truncated) {
-          this.stats.truncated++;
-          this.#opts.logger.warn({ handler: handler.name, eventUid: event.metadata.uid }, `handler ${handler.name} produced a card over the size budget; truncated`);
-        }
-        await this.#opts.deliver({
-          at: nowIso,
-          channel: alarm.channel ?? this.#channel,
-          handler: handler.name,
-          eventUid: event.metadata.uid,
-          fingerprint: fingerprint(this.#opts.cluster, event),
-          ...(alarm.group === undefined ? {} : { group: alarm.group }),
-          ...built,
-        });
-        deliveries++;
-      }
+      for (const alarm of outcome.alarms) out.push({ handler, alarm });
     }
-    return { event, occurrence, deliveries };
+    return out;
   }
 
   #forwardLogs(handler: string, event: KubeEvent, logs: GuestLog[] | undefined): void {
