@@ -46,8 +46,17 @@ interface EmscriptenHeap {
   _free(ptr: number): void;
 }
 
+/** File name of the QuickJS wasm when the dispatcher runs as a bundle without node_modules. */
+export const BUNDLED_WASM_FILE = "emscripten-module.wasm";
+
+/** The variant package's wasm from node_modules; in a bundle without them, the file next to the bundle. */
 export function defaultWasmUrl(): URL {
-  return new URL(import.meta.resolve("@jitl/quickjs-wasmfile-release-sync/wasm"));
+  try {
+    return new URL(import.meta.resolve("@jitl/quickjs-wasmfile-release-sync/wasm"));
+  } catch (e) {
+    if ((e as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw e;
+    return new URL(`./${BUNDLED_WASM_FILE}`, import.meta.url);
+  }
 }
 
 export async function compileQuickJS(url: URL): Promise<WasmModule> {

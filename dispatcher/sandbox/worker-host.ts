@@ -8,11 +8,15 @@ import type { VmLimits } from "./options.ts";
 import type { WasmModule } from "./quickjs-module.ts";
 import { PROGRESS_COUNT, PROGRESS_INDEX, type Reply, type RequestBody, type WorkerInit } from "./protocol.ts";
 
+/** File name of the worker entry when the dispatcher runs as a bundle (see WORKER_URL). */
+export const BUNDLED_WORKER_FILE = "sandbox-worker.js";
+
 /**
- * The worker entry. Kept as a URL relative to this module so a bundler can emit it as a second
- * entry point next to the dispatcher bundle (esbuild leaves `new URL(..., import.meta.url)` alone).
+ * The worker entry: `./worker.ts` next to this module when running from source (Node type
+ * stripping). Inside a bundle, import.meta.url is the bundle's own file, so the bundler must emit
+ * dispatcher/sandbox/worker.ts as a second entry point named BUNDLED_WORKER_FILE next to it.
  */
-export const WORKER_URL = new URL("./worker.ts", import.meta.url);
+export const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : `./${BUNDLED_WORKER_FILE}`, import.meta.url);
 
 /** How long a fresh worker may take to import QuickJS and warm up before it counts as broken. */
 const BOOT_TIMEOUT_MS = 15_000;
