@@ -24,8 +24,23 @@ export interface MatchSpec {
   namespace?: string | string[];
 }
 
+/** A duration as Alertmanager writes it: `500ms`, `30s`, `5m`, `1h`, `1h30m`. */
+export type Duration = `${number}${"ms" | "s" | "m" | "h"}` | `${number}h${number}m`;
+
+/**
+ * This handler's grouping timers, over the dispatcher's (EDGE_ALARM_GROUP_WAIT, …): how long a new
+ * group collects before its first card, how often objects joining it are sent, how often an
+ * ongoing group is re-notified. Reported when the bundle loads.
+ */
+export interface GroupingTimers {
+  wait?: Duration;
+  interval?: Duration;
+  repeat?: Duration;
+}
+
 export interface Handler {
   match?: MatchSpec | ((event: KubeEvent) => boolean);
+  grouping?: GroupingTimers;
   handle(event: KubeEvent, ctx: HandlerContext): HandleResult;
 }
 

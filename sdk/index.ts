@@ -5,7 +5,7 @@
 export type { KubeEvent, ObjectReference } from "./event.ts";
 export { normalizeEvent, looksLikeEvent } from "./event.ts";
 export type { HandlerContext, ContextData, TimeStyle } from "./context.ts";
-export type { Alarm, HandleResult, Handler, MatchSpec } from "./handler.ts";
+export type { Alarm, Duration, GroupingTimers, HandleResult, Handler, MatchSpec } from "./handler.ts";
 export { defineHandler, matches } from "./handler.ts";
 export type { FeishuCard, CardElement, DivElement, Field, Text, PlainText, HeaderTemplate, Button } from "./card.ts";
 export { card, div, fields, hr, note, actions, button } from "./card.ts";

@@ -3,6 +3,7 @@ import { parse as parseYaml } from "yaml";
 import { parseHandlersConfigMap } from "../../dispatcher/handlers-configmap.ts";
 import type { LoadedHandler } from "../../dispatcher/pipeline/pipeline.ts";
 import { readEvents, type InputItem } from "../../dispatcher/replay/read-events.ts";
+import { groupingSettingsFromEnv, parseDuration, parseHandlerGrouping, type GroupingSettings } from "../../dispatcher/grouping/settings.ts";
 import { replay } from "../../dispatcher/replay/replay.ts";
 import { Sandbox } from "../../dispatcher/sandbox/index.ts";
 import { assertTimezone } from "../../dispatcher/time-format.ts";
@@ -27,6 +28,31 @@ async function loadBundles(values: { handlers?: string; bundle?: string }): Prom
   return bundleHandlers(values.handlers ?? "handlers");
 }
 
+/** Grouping from EDGE_ALARM_GROUP_* and the flags (flags win); false with --no-grouping. */
+function groupingOptions(values: { "no-grouping"?: boolean; "group-wait"?: string; "group-interval"?: string; "repeat-interval"?: string }): GroupingSettings | false {
+  if (values["no-grouping"]) return false;
+  const { settings, problems } = groupingSettingsFromEnv(process.env);
+  if (problems.length) throw new UserError(problems.join("\n"));
+  const flag = (name: "group-wait" | "group-interval" | "repeat-interval"): number | undefined => {
+    const raw = values[name];
+    if (raw === undefined) return undefined;
+    try {
+      return parseDuration(raw);
+    } catch (err) {
+      throw new UsageError(`--${name}: ${(err as Error).message}`);
+    }
+  };
+  const wait = flag("group-wait"), interval = flag("group-interval"), repeat = flag("repeat-interval");
+  return {
+    ...settings,
+    timing: {
+      waitMs: wait ?? settings.timing.waitMs,
+      intervalMs: interval ?? settings.timing.intervalMs,
+      repeatMs: repeat ?? settings.timing.repeatMs,
+    },
+  };
+}
+
 async function readInputs(files: string[]): Promise<InputItem[]> {
   const items: InputItem[] = [];
   for (const file of files) {
@@ -49,12 +75,17 @@ export const replayCommand: Command = {
                       --handlers DIR    handlers to bundle and run (default: handlers)
                       --bundle FILE     or: a ConfigMap written by \`edge-alarm build\`
                       --json            one JSON line per request, then a summary line
+                      --group-wait D, --group-interval D, --repeat-interval D
+                                        grouping timers (default: $EDGE_ALARM_GROUP_WAIT, … or 1s, 5m, 1h)
+                      --no-grouping     one request per alarm, as without a grouper
                       --cluster NAME    cluster name for the cards (default: $EDGE_ALARM_CLUSTER or "edge")
                       --timezone TZ     display timezone (default: $EDGE_ALARM_TIMEZONE, $TZ or UTC)`,
   async run(args) {
     const { values, positionals } = parse(args, {
       handlers: { type: "string" }, bundle: { type: "string" }, json: { type: "boolean" },
       cluster: { type: "string" }, timezone: { type: "string" },
+      "group-wait": { type: "string" }, "group-interval": { type: "string" }, "repeat-interval": { type: "string" },
+      "no-grouping": { type: "boolean" },
     });
     if (positionals.length === 0) throw new UsageError("replay needs at least one FILE of events");
     const timezone = values.timezone ?? process.env.EDGE_ALARM_TIMEZONE ?? process.env.TZ ?? "UTC";
@@ -63,6 +94,7 @@ export const replayCommand: Command = {
     } catch (err) {
       throw new UserError((err as Error).message);
     }
+    const grouping = groupingOptions(values);
     const items = await readInputs(positionals);
     const bundles = await loadBundles(values);
     const logger = cliLogger();
@@ -71,8 +103,15 @@ export const replayCommand: Command = {
       const handlers: LoadedHandler[] = [];
       for (const b of bundles) {
         const r = await sandbox.load(b.name, b.code);
-        if (r.ok) handlers.push({ name: b.name, ...(r.match ? { match: r.match } : {}) });
-        else process.stderr.write(`error: handler ${b.name} rejected: ${r.error}\n`);
+        if (!r.ok) {
+          process.stderr.write(`error: handler ${b.name} rejected: ${r.error}\n`);
+          continue;
+        }
+        // A sandbox that reports the handler's `grouping` declaration gets it honoured here.
+        const declared = parseHandlerGrouping("grouping" in r ? r.grouping : undefined);
+        for (const p of declared.problems) process.stderr.write(`warning: handler ${b.name}: ${p}\n`);
+        const own = Object.keys(declared.grouping).length ? { grouping: declared.grouping } : {};
+        handlers.push({ name: b.name, ...(r.match ? { match: r.match } : {}), ...own });
       }
       if (handlers.length === 0) throw new UserError("no handler could be loaded");
       const colour = process.stdout.isTTY === true;
@@ -82,12 +121,13 @@ export const replayCommand: Command = {
         cluster: values.cluster ?? process.env.EDGE_ALARM_CLUSTER ?? "edge",
         timezone,
         logger,
+        grouping,
         onDelivery: (d) => {
           process.stdout.write(values.json ? `${JSON.stringify({ at: d.at, channel: d.channel, body: d.body })}\n` : `${renderDelivery(d, colour)}\n`);
         },
       });
       if (values.json) process.stdout.write(`${JSON.stringify({ summary })}\n`);
-      else process.stdout.write(`${summary.events} events → ${summary.alarms} alarms, ${summary.requests} requests, ${summary.bytes} bytes, ${summary.handlerErrors} handler errors\n`);
+      else process.stdout.write(`${summary.events} events → ${summary.alarms} alarms in ${summary.groups} groups, ${summary.requests} requests, ${summary.bytes} bytes, ${summary.suppressed} occurrences suppressed, ${summary.handlerErrors} handler errors\n`);
     } finally {
       await sandbox.close();
     }
