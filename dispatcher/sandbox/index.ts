@@ -3,7 +3,7 @@
  * capped WebAssembly.Memory) per handler, a per-call deadline plus a watchdog that restarts the
  * worker. Failures come back as data (`CallOutcome`), never as exceptions.
  */
-export { Sandbox } from "./sandbox.ts";
+export { QUARANTINE_AFTER, Sandbox } from "./sandbox.ts";
 export { validateBundle } from "./validate-bundle.ts";
 export { HANDLER_GLOBAL } from "./glue.ts";
 export { DEFAULTS as SANDBOX_DEFAULTS } from "./options.ts";

@@ -18,6 +18,12 @@ interface Bundle {
   match?: MatchSpec;
 }
 
+/**
+ * Each hard timeout costs a worker restart (hundreds of ms) for every handler; after this many
+ * in a row a handler is no longer called until it is loaded again.
+ */
+export const QUARANTINE_AFTER = 3;
+
 type LoadReply = Extract<Reply, { op: "load" }>;
 type CallReply = Extract<Reply, { op: "call" }>;
 
@@ -49,6 +55,8 @@ export class Sandbox {
   #host: WorkerHost | undefined;
   readonly #bundles = new Map<string, Bundle>();
   readonly #stats = new Map<string, HandlerStats>();
+  /** Hard timeouts in a row, per handler. */
+  readonly #hardStreak = new Map<string, number>();
   #tail: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -76,6 +84,7 @@ export class Sandbox {
     return this.#serial(async () => {
       this.#bundles.delete(name);
       this.#stats.delete(name);
+      this.#hardStreak.delete(name);
       if (this.#host?.alive) await this.#host.request({ op: "unload", name });
     });
   }
@@ -149,6 +158,7 @@ export class Sandbox {
     }
     this.#logLoadConsole(name, reply.logs);
     if (reply.result.ok) {
+      this.#hardStreak.delete(name);
       this.#bundles.set(name, reply.result.match ? { code, match: reply.result.match } : { code });
       if (!this.#stats.has(name)) this.#stats.set(name, emptyStats());
     }
@@ -189,7 +199,13 @@ export class Sandbox {
 
   async #callMany(names: readonly string[], eventJson: string, ctx: CallContext): Promise<CallOutcome[]> {
     const outcomes: CallOutcome[] = names.map((name) => failure("not-loaded", `no handler named '${name}' is loaded`));
-    let todo = names.flatMap((name, i) => (this.#bundles.has(name) ? [i] : []));
+    let todo: number[] = [];
+    names.forEach((name, i) => {
+      if (!this.#bundles.has(name)) return;
+      const streak = this.#hardStreak.get(name) ?? 0;
+      if (streak < QUARANTINE_AFTER) todo.push(i);
+      else outcomes[i] = this.#account(name, { ok: false, kind: "quarantined", message: `not run: it hit the hard timeout on its last ${streak} calls; load it again to retry`, logs: [], micros: 0 });
+    });
     while (todo.length > 0) {
       const host = await this.#worker();
       if (!host) {
@@ -235,6 +251,8 @@ export class Sandbox {
       const { rebuilt: _rebuilt, rebuildError: _rebuildError, ...rest } = wire;
       outcome = rest;
     }
+    if (!outcome.ok && outcome.kind === "hard-timeout") this.#hardStreak.set(name, (this.#hardStreak.get(name) ?? 0) + 1);
+    else if (outcome.ok || outcome.kind !== "quarantined") this.#hardStreak.delete(name);
     const stats = this.#stats.get(name);
     if (stats) {
       stats.calls++;

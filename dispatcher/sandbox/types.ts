@@ -47,6 +47,8 @@ export type FailureKind =
   | "invalid-result"
   /** A host-side exception from QuickJS, or the worker died; the handler's module was rebuilt. */
   | "crashed"
+  /** Not run: the handler hit the hard timeout on its last calls in a row; loading it again clears this. */
+  | "quarantined"
   /** No handler of that name is loaded. */
   | "not-loaded";
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { Sandbox, validateBundle } from "../../../dispatcher/sandbox/index.ts";
+import { QUARANTINE_AFTER, Sandbox, validateBundle } from "../../../dispatcher/sandbox/index.ts";
 import { CTX, inlineBundle, warningEvent } from "./bundles.ts";
 
 const eventJson = JSON.stringify(warningEvent());
@@ -45,6 +45,28 @@ describe("Sandbox recovery", () => {
       expect(stats.stuck?.failures).toEqual({ "hard-timeout": 1 });
       expect(stats.before?.rebuilds).toBe(1);
       expect(sb.names()).toEqual(["before", "stuck", "after"]);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it("stops calling a handler after repeated hard timeouts until it is loaded again", async () => {
+    const sb = await Sandbox.create({ hardTimeoutMs: 200 });
+    try {
+      await sb.load("stuck", STUCK);
+      for (let i = 0; i < QUARANTINE_AFTER; i++) {
+        const outcome = await sb.call("stuck", eventJson, CTX);
+        expect(outcome.ok === false && outcome.kind).toBe("hard-timeout");
+      }
+      const started = performance.now();
+      const skipped = await sb.call("stuck", eventJson, CTX);
+      expect(skipped.ok === false && skipped.kind).toBe("quarantined");
+      expect(performance.now() - started).toBeLessThan(100);
+      expect(sb.stats().stuck?.failures).toEqual({ "hard-timeout": QUARANTINE_AFTER, quarantined: 1 });
+
+      await sb.load("stuck", returning(`"fixed"`));
+      const fixed = await sb.call("stuck", eventJson, CTX);
+      expect(fixed.ok && fixed.alarms).toEqual([{ card: { value: "fixed", n: 1 } }]);
     } finally {
       await sb.close();
     }
