@@ -20,18 +20,17 @@ export interface ScaffoldFile {
 
 /**
  * The console handlers may use (the sandbox forwards it to the dispatcher's log): ES2022 has no
- * console, and handlers must not see Node's or the DOM's.
+ * console, and handlers must not see Node's or the DOM's. The same declaration `check` uses.
  */
-const ENV_DTS = `// Globals the edge-alarm sandbox gives handlers beyond ES2022 (written by \`edge-alarm init\`).
-interface EdgeAlarmConsole {
-  log(...data: unknown[]): void;
-  info(...data: unknown[]): void;
-  warn(...data: unknown[]): void;
-  error(...data: unknown[]): void;
-  debug(...data: unknown[]): void;
-}
-declare var console: EdgeAlarmConsole;
-`;
+const CONSOLE_METHODS = ["log", "info", "warn", "error", "debug"];
+const ENV_DTS = [
+  "// Globals the edge-alarm sandbox gives handlers beyond ES2022 (written by `edge-alarm init`).",
+  "interface EdgeAlarmConsole {",
+  ...CONSOLE_METHODS.map((m) => `  ${m}(...data: unknown[]): void;`),
+  "}",
+  "declare var console: EdgeAlarmConsole;",
+  "",
+].join("\n");
 
 /** A shell word for npm scripts (sh -c): single-quoted unless plainly safe. */
 function shellWord(s: string): string {

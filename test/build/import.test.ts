@@ -5,7 +5,6 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleHandlers } from "../../build/bundle.ts";
 import { checkHandlers } from "../../build/check.ts";
-import { main } from "../../build/cli.ts";
 import { convertExporterConfig } from "../../build/import/convert.ts";
 import { readExporterConfig } from "../../build/import/exporter-config.ts";
 import { goRegexp } from "../../build/import/go-regexp.ts";
@@ -15,21 +14,10 @@ import { readEvents } from "../../dispatcher/replay/read-events.ts";
 import { Sandbox } from "../../dispatcher/sandbox/index.ts";
 import { normalizeEvent, type KubeEvent } from "../../sdk/index.ts";
 import { capture, REPO_ROOT } from "../shared-data.ts";
+import { runCli } from "./dev/run-cli.ts";
 
 const TODAY = path.join(REPO_ROOT, "build/samples/event-exporter-today.yaml");
 const TODAY_DOC = path.resolve(REPO_ROOT, "../shared/docs/today-setup.md");
-
-/** Run the CLI in-process, capturing what it writes to stderr. */
-async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
-  const chunks: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string) => (chunks.push(String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stderr: chunks.join("") };
-  } finally {
-    process.stderr.write = write;
-  }
-}
 
 function decodeEntities(text: string): string {
   return text.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)));
@@ -228,7 +216,7 @@ describe("edge-alarm import on today's config", () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), "edge-alarm-import-"));
     const out = path.join(dir, "feishu.ts");
-    const run = await cli(["import", TODAY, "--out", out]);
+    const run = await runCli(["import", TODAY, "--out", out]);
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/Not converted:\n {2}- logLevel[\s\S]*receiver "dump" \(stdout\)[\s\S]*To do:[\s\S]*EDGE_ALARM_TIMEZONE=Asia\/Shanghai/);
     const [bundle] = await bundleHandlers(dir);
@@ -256,7 +244,7 @@ describe("edge-alarm import on today's config", () => {
   });
 
   it("refuses to overwrite without --force", async () => {
-    const run = await cli(["import", TODAY, "--out", path.join(dir, "feishu.ts")]);
+    const run = await runCli(["import", TODAY, "--out", path.join(dir, "feishu.ts")]);
     expect(run).toMatchObject({ code: 1, stderr: expect.stringMatching(/exists; pass --force/) });
     expect(await readFile(path.join(dir, "feishu.ts"), "utf8")).toContain("event-exporter v0.11 routing");
   });

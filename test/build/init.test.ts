@@ -5,19 +5,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../build/cli.ts";
 import { checkHandlers } from "../../build/check.ts";
-
-async function quietly(args: string[]): Promise<{ code: number; stderr: string }> {
-  const chunks: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string) => (chunks.push(String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stderr: chunks.join("") };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+import { runCli } from "./dev/run-cli.ts";
 
 describe("edge-alarm init", () => {
   let root: string;
@@ -26,7 +15,7 @@ describe("edge-alarm init", () => {
   beforeAll(async () => {
     root = await mkdtemp(path.join(tmpdir(), "edge-alarm-init-"));
     site = path.join(root, "my site");
-    const run = await quietly(["init", site]);
+    const run = await runCli(["init", site]);
     expect(run.code).toBe(0);
     expect(run.stderr).toContain("wrote handlers/default.ts, README.md, edge-alarm-env.d.ts, package.json, tsconfig.json, .gitignore");
   });
@@ -76,10 +65,10 @@ describe("edge-alarm init", () => {
   it("keeps existing files unless --force", async () => {
     const handler = path.join(site, "handlers/default.ts");
     await writeFile(handler, "// mine\n");
-    const again = await quietly(["init", site]);
+    const again = await runCli(["init", site]);
     expect(again.stderr).toContain("kept existing handlers/default.ts");
     expect(await readFile(handler, "utf8")).toBe("// mine\n");
-    await quietly(["init", site, "--force"]);
+    await runCli(["init", site, "--force"]);
     expect(await readFile(handler, "utf8")).toContain("defineHandler");
   });
 });
