@@ -40,9 +40,11 @@ export function nodeOf(event: KubeEvent): string {
 
 // Generated name suffixes use k8s.io/apimachinery's rand alphabet (no vowels, no 0/1/3).
 const RAND = "[bcdfghjklmnpqrstvwxz2456789]";
-const REPLICASET_POD = new RegExp(`^(.+)-(${RAND}{6,10}|\\d{6,10})-${RAND}{5}$`);
+// pod-template-hash is safe-encoded since Kubernetes 1.8; an all-digit middle part is a CronJob's
+// job (scheduled time in minutes), not a ReplicaSet.
+const REPLICASET_POD = new RegExp(`^(.+)-${RAND}{6,10}-${RAND}{5}$`);
 const GENERATED_POD = new RegExp(`^(.+)-${RAND}{5}$`);
-const REPLICASET = new RegExp(`^(.+)-(${RAND}{6,10}|\\d{6,10})$`);
+const REPLICASET = new RegExp(`^(.+)-${RAND}{6,10}$`);
 const STATEFUL_POD = /^(.+)-\d{1,5}$/;
 const CRONJOB_JOB = /^(.+)-\d{8,}$/;
 
@@ -57,13 +59,12 @@ export interface Workload {
  * CronJob); StatefulSet pods `name-<ordinal>`. A name that fits none is its own workload.
  */
 export function podWorkload(podName: string): Workload {
+  const generated = GENERATED_POD.exec(podName);
+  const job = generated ? CRONJOB_JOB.exec(generated[1]!) : null;
+  if (job) return { kind: "CronJob", name: job[1]! };
   let m = REPLICASET_POD.exec(podName);
   if (m) return { kind: "Deployment", name: m[1]! };
-  m = GENERATED_POD.exec(podName);
-  if (m) {
-    const job = CRONJOB_JOB.exec(m[1]!);
-    return job ? { kind: "CronJob", name: job[1]! } : { kind: "DaemonSet/Job", name: m[1]! };
-  }
+  if (generated) return { kind: "DaemonSet/Job", name: generated[1]! };
   m = STATEFUL_POD.exec(podName);
   if (m) return { kind: "StatefulSet", name: m[1]! };
   return { kind: "Pod", name: podName };

@@ -128,6 +128,7 @@ export class Grouper implements AlarmGrouper {
     const key = alarm.group !== undefined && alarm.group !== "" ? { key: `custom\u0000${alarm.group}`, label: alarm.group } : defaultGroupKey(event);
     const id = groupId(channel, handler, key.key);
     const stream = occurrenceKey(event);
+    this.#expireIfOver([id]);
     const existing = this.#state.groups[id];
     if (existing?.streams[stream] && existing.streams[stream].c >= event.count) return; // a re-run after a restart: known
     if (!existing) this.#makeRoom();
@@ -144,6 +145,7 @@ export class Grouper implements AlarmGrouper {
 
   async observe(event: KubeEvent): Promise<boolean> {
     const stream = occurrenceKey(event);
+    this.#expireIfOver(this.#index.get(stream) ?? []);
     const ids = this.#index.get(stream);
     if (!ids?.length) return false;
     const raises = ids.some((id) => (this.#state.groups[id]?.streams[stream]?.c ?? Infinity) < event.count);
@@ -178,6 +180,16 @@ export class Grouper implements AlarmGrouper {
     if (!this.#log) return;
     const written = this.#log.append(full, () => JSON.stringify(this.#state));
     if (durable) await written;
+  }
+
+  /** Groups are ended lazily: an occurrence for a group that is over starts a new one instead. */
+  #expireIfOver(ids: readonly string[]): void {
+    const now = this.#opts.clock.now();
+    const over = ids.filter((id) => {
+      const g = this.#state.groups[id];
+      return g !== undefined && isExpired(g, now);
+    });
+    if (over.length) void this.#commit({ t: "expire", groups: over }, false);
   }
 
   /** Keep the number of groups bounded: the longest idle group that has nothing to say goes first. */

@@ -1,0 +1,137 @@
+import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { fileNflogStore, JOURNAL_FILE, memoryNflogStore, SNAPSHOT_FILE, type NflogStore } from "../../../dispatcher/grouping/nflog.ts";
+import type { Delivery } from "../../../dispatcher/pipeline/pipeline.ts";
+import { event, input, rig, T0 } from "./helpers.ts";
+
+const dirs: string[] = [];
+async function stateDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "nflog-"));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+/** A grouper over the directory; `crash()` drops it without a clean shutdown (the fd dies with the process). */
+async function open(dir: string, at: number, sent: Delivery[] = []) {
+  const store: NflogStore = fileNflogStore(dir);
+  const r = await rig({ store, start: at, sent });
+  return { ...r, store, crash: () => store.close() };
+}
+
+describe("notification log on disk", () => {
+  it("does not forget a group that was pending when the process died", async () => {
+    const dir = await stateDir();
+    const a = await open(dir, T0);
+    await a.grouper.add(input(event()));
+    await a.crash();
+    const b = await open(dir, T0 + 500);
+    expect(b.sent).toHaveLength(0);
+    await b.clock.runUntilIdle();
+    expect(b.sent.map((d) => [d.kind, d.at])).toEqual([["first", new Date(T0 + 1_000).toISOString()]]);
+    await b.grouper.close();
+  });
+
+  it("does not send again what was sent, and keeps counting into the same group", async () => {
+    const dir = await stateDir();
+    const a = await open(dir, T0);
+    await a.grouper.add(input(event({ pod: "web-7d4b9c6f8d-q7r8s", uid: "one" })));
+    await a.clock.advanceTo(T0 + 2_000);
+    expect(a.sent).toHaveLength(1);
+    const live = JSON.stringify(a.grouper.state);
+    await a.crash();
+
+    const b = await open(dir, T0 + 60_000);
+    expect(JSON.stringify(b.grouper.state)).toBe(live);
+    expect(await b.grouper.observe(event({ pod: "web-7d4b9c6f8d-q7r8s", uid: "one", count: 7 }))).toBe(true);
+    await b.grouper.add(input(event({ pod: "web-7d4b9c6f8d-m4n5p", uid: "two" })));
+    await b.clock.runUntilIdle();
+    expect(b.sent.map((d) => d.kind)).toEqual(["update"]);
+    expect(b.sent[0]!.id).not.toBe(a.sent[0]!.id);
+    await b.grouper.close();
+  });
+
+  it("hands on again, under the same id, a card that was logged but not handed on", async () => {
+    const dir = await stateDir();
+    const store = fileNflogStore(dir);
+    const a = await rig({ store, accept: () => { throw new Error("outbox gone"); } });
+    await a.grouper.add(input(event()));
+    await a.clock.advanceTo(T0 + 1_000);
+    expect(a.sent).toHaveLength(0);
+    const planned = a.grouper.state.channels.default!.queue.map((c) => c.id);
+    expect(planned).toHaveLength(1);
+    await store.close();
+
+    const b = await open(dir, T0 + 5_000);
+    await b.clock.advanceTo(T0 + 5_000);
+    expect(b.sent.map((d) => d.id)).toEqual(planned);
+    await b.grouper.close();
+  });
+
+  it("ignores a torn last line and reads everything before it", async () => {
+    const dir = await stateDir();
+    const a = await open(dir, T0);
+    await a.grouper.add(input(event({ uid: "one" })));
+    const before = JSON.stringify(a.grouper.state);
+    await a.crash();
+    await appendFile(path.join(dir, JOURNAL_FILE), '{"t":"count","s":2,"at":1,"str');
+    const b = await open(dir, T0);
+    expect(JSON.stringify(b.grouper.state)).toBe(before);
+    await b.grouper.close();
+  });
+
+  it("folds the journal into a snapshot past its bound; a crash between the two steps loses nothing", async () => {
+    const store = memoryNflogStore();
+    // Keep what the journal held when the last snapshot replaced it.
+    let cut = "";
+    const compact = store.compact.bind(store);
+    store.compact = async (snapshot) => {
+      cut = store.files.journal;
+      await compact(snapshot);
+    };
+    const a = await rig({ store, maxJournalBytes: 4_000 });
+    for (let i = 0; i < 30; i++) await a.grouper.add(input(event({ pod: `app${i}-0`, uid: `u${i}` })));
+    await a.clock.runUntilIdle();
+    const live = JSON.stringify(a.grouper.state);
+    expect(store.files.snapshot).toBeDefined();
+    expect(store.files.journal.length).toBeLessThan(4_000 + 3_000);
+    expect(cut.length).toBeGreaterThan(0);
+    // As if the process died after the new snapshot was in place but before the journal was cut.
+    const crashed = memoryNflogStore({ snapshot: store.files.snapshot, journal: cut + store.files.journal });
+    const b = await rig({ store: crashed, start: a.clock.now() });
+    expect(JSON.stringify(b.grouper.state)).toBe(live);
+  });
+
+  it("sets an unreadable snapshot aside and starts empty", async () => {
+    const dir = await stateDir();
+    await writeFile(path.join(dir, SNAPSHOT_FILE), "{ not json");
+    const b = await open(dir, T0);
+    expect(b.grouper.active).toBe(0);
+    expect((await stat(path.join(dir, `${SNAPSHOT_FILE}.corrupt`))).isFile()).toBe(true);
+    await b.grouper.close();
+  });
+
+  it("a clean shutdown leaves one snapshot and an empty journal", async () => {
+    const dir = await stateDir();
+    const a = await open(dir, T0);
+    await a.grouper.add(input(event()));
+    await a.grouper.close();
+    expect(await readFile(path.join(dir, JOURNAL_FILE), "utf8")).toBe("");
+    const b = await open(dir, T0);
+    expect(b.grouper.active).toBe(1);
+    await b.grouper.close();
+  });
+
+  it("memory store: what a crash leaves is exactly what was made durable", async () => {
+    const store = memoryNflogStore();
+    const a = await rig({ store });
+    await a.grouper.add(input(event()));
+    expect(store.files.journal.split("\n").filter(Boolean)).toHaveLength(1);
+    const b = await rig({ store: memoryNflogStore(store.files) });
+    expect(JSON.stringify(b.grouper.state)).toBe(JSON.stringify(a.grouper.state));
+  });
+});
