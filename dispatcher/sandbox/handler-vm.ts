@@ -11,7 +11,8 @@ import type { TimeStyle } from "../../sdk/index.ts";
 import { GLUE_SOURCE, type GlueError, type GlueInit } from "./glue.ts";
 import { decodeLogs } from "./guest-logs.ts";
 import { MAX_LOG_CHARS, MAX_LOG_LINES, WASM_PAGE_BYTES, type VmLimits } from "./options.ts";
-import { GuestHeapExhausted, instantiateQuickJS, type QuickJSInstance, type WasmModule } from "./quickjs-module.ts";
+import { GuestHeapExhausted, instantiateQuickJS, type QuickJSInstance } from "./quickjs-module.ts";
+import type { WasmModule } from "./wasm-file.ts";
 import type { CallContext, FailureKind, GuestLog, LoadResult } from "./types.ts";
 import { zoneTableFor, type ZoneTable } from "./zone-table.ts";
 

@@ -3,7 +3,7 @@
  * at a time; the worker answers each with a reply of the same id.
  */
 import type { VmLimits } from "./options.ts";
-import type { WasmModule } from "./quickjs-module.ts";
+import type { WasmModule } from "./wasm-file.ts";
 import type { CallContext, FailureKind, GuestLog, LoadResult } from "./types.ts";
 
 export interface WorkerInit {

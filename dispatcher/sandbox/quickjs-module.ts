@@ -9,24 +9,12 @@
  * address 0, silently corrupting the heap (measured: a 5,000-char newString after a guest OOM
  * "succeeded" and the next evaluation returned garbage).
  */
-import { readFile } from "node:fs/promises";
 import releaseSyncImport from "@jitl/quickjs-wasmfile-release-sync";
 import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSSyncVariant, type QuickJSWASMModule } from "quickjs-emscripten-core";
 import { MIN_MEMORY_PAGES, WASM_PAGE_BYTES } from "./options.ts";
+import { newWasmMemory, type WasmModule } from "./wasm-file.ts";
 
-/** A compiled WebAssembly.Module (opaque here; it is structured-cloneable into workers). */
-export type WasmModule = object & { readonly __compiledQuickJS?: never };
-
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-
-/** tsconfig has no DOM lib, so the WebAssembly global is typed with just the members used here. */
-interface WasmApi {
-  compile(bytes: Uint8Array): Promise<WasmModule>;
-  Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemory;
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+export { BUNDLED_WASM_FILE } from "./wasm-file.ts";
 
 // Node loads the package's ESM build (default export = the variant); its .d.ts is CJS-shaped, so
 // TypeScript sees the namespace instead. Accept both.
@@ -46,24 +34,6 @@ interface EmscriptenHeap {
   _free(ptr: number): void;
 }
 
-/** File name of the QuickJS wasm when the dispatcher runs as a bundle without node_modules. */
-export const BUNDLED_WASM_FILE = "emscripten-module.wasm";
-
-/** The variant package's wasm from node_modules; in a bundle without them, the file next to the bundle. */
-export function defaultWasmUrl(): URL {
-  try {
-    return new URL(import.meta.resolve("@jitl/quickjs-wasmfile-release-sync/wasm"));
-  } catch (e) {
-    if ((e as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw e;
-    return new URL(`./${BUNDLED_WASM_FILE}`, import.meta.url);
-  }
-}
-
-export async function compileQuickJS(url: URL): Promise<WasmModule> {
-  const bytes = await readFile(url);
-  return wasmApi.compile(bytes);
-}
-
 /** Keep this much free in the heap between calls, so the host's own small allocations always fit. */
 const HEADROOM_BYTES = 1024 * 1024;
 
@@ -80,7 +50,7 @@ export interface QuickJSInstance {
 
 export async function instantiateQuickJS(wasmModule: WasmModule, memoryPages: number): Promise<QuickJSInstance> {
   const maximum = Math.max(MIN_MEMORY_PAGES, memoryPages);
-  const memory = new wasmApi.Memory({ initial: MIN_MEMORY_PAGES, maximum });
+  const memory = newWasmMemory(MIN_MEMORY_PAGES, maximum);
   const module = await newQuickJSWASMModuleFromVariant(newVariant(releaseSync, { wasmModule, wasmMemory: memory }));
   const heap = emscriptenHeap(module);
   const rawMalloc = heap._malloc.bind(heap);

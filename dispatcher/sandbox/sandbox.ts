@@ -8,7 +8,7 @@ import { matches, type KubeEvent, type MatchSpec } from "../../sdk/index.ts";
 import type { Logger } from "../log.ts";
 import { resolveOptions, type ResolvedOptions } from "./options.ts";
 import type { Reply, WireOutcome } from "./protocol.ts";
-import { compileQuickJS, defaultWasmUrl, type WasmModule } from "./quickjs-module.ts";
+import { compileQuickJS, defaultWasmUrl, type WasmModule } from "./wasm-file.ts";
 import { parseEnvelope } from "./result.ts";
 import type { CallContext, CallOutcome, FailureKind, GuestLog, HandlerStats, LoadResult, SandboxOptions } from "./types.ts";
 import { WorkerHost } from "./worker-host.ts";
@@ -40,7 +40,7 @@ function quickJSModule(url: URL): Promise<WasmModule> {
   return module;
 }
 
-function failure(kind: FailureKind, message: string, micros = 0): CallOutcome {
+function failure(kind: FailureKind, message: string, micros = 0): Extract<CallOutcome, { ok: false }> {
   return { ok: false, kind, message, logs: [], micros };
 }
 
@@ -198,13 +198,13 @@ export class Sandbox {
   }
 
   async #callMany(names: readonly string[], eventJson: string, ctx: CallContext): Promise<CallOutcome[]> {
-    const outcomes: CallOutcome[] = names.map((name) => failure("not-loaded", `no handler named '${name}' is loaded`));
+    const outcomes = new Array<CallOutcome>(names.length);
     let todo: number[] = [];
     names.forEach((name, i) => {
-      if (!this.#bundles.has(name)) return;
       const streak = this.#hardStreak.get(name) ?? 0;
-      if (streak < QUARANTINE_AFTER) todo.push(i);
-      else outcomes[i] = this.#account(name, { ok: false, kind: "quarantined", message: `not run: it hit the hard timeout on its last ${streak} calls; load it again to retry`, logs: [], micros: 0 });
+      if (!this.#bundles.has(name)) outcomes[i] = failure("not-loaded", `no handler named '${name}' is loaded`);
+      else if (streak >= QUARANTINE_AFTER) outcomes[i] = this.#account(name, failure("quarantined", `not run: it hit the hard timeout on its last ${streak} calls; load it again to retry`));
+      else todo.push(i);
     });
     while (todo.length > 0) {
       const host = await this.#worker();
@@ -229,10 +229,10 @@ export class Sandbox {
       // Results of handlers that finished before the culprit died with the worker: run them again.
       todo = batch.filter((i) => i !== culprit);
       if (culprit === undefined) {
-        for (const i of batch) outcomes[i] = this.#account(names[i] ?? "", { ok: false, kind, message: reply.message, logs: [], micros });
+        for (const i of batch) outcomes[i] = this.#account(names[i] ?? "", failure(kind, reply.message, micros));
         todo = [];
       } else {
-        outcomes[culprit] = this.#account(names[culprit] ?? "", { ok: false, kind, message: reply.message, logs: [], micros });
+        outcomes[culprit] = this.#account(names[culprit] ?? "", failure(kind, reply.message, micros));
       }
       await this.#restart();
     }

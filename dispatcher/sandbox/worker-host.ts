@@ -5,7 +5,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { VmLimits } from "./options.ts";
-import type { WasmModule } from "./quickjs-module.ts";
+import type { WasmModule } from "./wasm-file.ts";
 import { PROGRESS_COUNT, PROGRESS_INDEX, type Reply, type RequestBody, type WorkerInit } from "./protocol.ts";
 
 /** File name of the worker entry when the dispatcher runs as a bundle (see WORKER_URL). */

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { classify, HandlerVm } from "../../../dispatcher/sandbox/handler-vm.ts";
 import { resolveOptions } from "../../../dispatcher/sandbox/options.ts";
-import { compileQuickJS, defaultWasmUrl, type WasmModule } from "../../../dispatcher/sandbox/quickjs-module.ts";
+import { compileQuickJS, defaultWasmUrl, type WasmModule } from "../../../dispatcher/sandbox/wasm-file.ts";
 import { createContext } from "../../../dispatcher/time-format.ts";
 import { inlineBundle, warningEvent } from "./bundles.ts";
 

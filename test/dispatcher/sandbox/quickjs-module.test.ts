@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { compileQuickJS, defaultWasmUrl, GuestHeapExhausted, instantiateQuickJS } from "../../../dispatcher/sandbox/quickjs-module.ts";
+import { GuestHeapExhausted, instantiateQuickJS } from "../../../dispatcher/sandbox/quickjs-module.ts";
+import { compileQuickJS, defaultWasmUrl } from "../../../dispatcher/sandbox/wasm-file.ts";
 
 const FILL_HEAP = `
   globalThis.keep = [];
