@@ -327,6 +327,45 @@ describe("outbox through the Feishu double: refused for good", () => {
   });
 });
 
+describe("outbox lifecycle", () => {
+  it("an outage that spans a restart: the new process knows the channel was offline and announces recovery", async () => {
+    const { token, sink } = bot();
+    await double.fault({ kind: "link-down" });
+    const first = await outboxFor({ default: sink });
+    await first.enqueue(makeDelivery(1));
+    await first.enqueue(makeDelivery(2));
+    await first.pump();
+    expect(first.stats().online).toBe(false);
+    await first.stop();
+    await expect(first.enqueue(makeDelivery(3))).rejects.toThrow(/stopped/);
+
+    clock.set(clock.now() + 5 * 60_000);
+    await double.clearFaults();
+    const second = await outboxFor({ default: sink }, { timezone: "Asia/Shanghai" });
+    expect(second.stats()).toMatchObject({ online: false, pending: 2 });
+    await runVirtual(second, clock);
+    const titles = double.accepted(token).map((m) => titleOf(m.body));
+    expect(titles).toEqual(["edge-alarm: channel default back online after 5 min", "edge-alarm: 2 alarms while offline 14:05–14:10"]);
+  });
+
+  it("with real timers: start, hold while the link is down, deliver when it is back, stop", async () => {
+    const token = randomUUID();
+    double.configure(token);
+    const sink = createFeishuSink({ webhook: double.url(token), logger: log.logger, timeoutMs: 2000 });
+    cleanup.push(() => sink.close());
+    const outbox = await createOutbox({ stateDir, sinks: new Map([["default", sink]]), logger: log.logger });
+    cleanup.push(() => outbox.stop());
+    await double.fault({ kind: "link-down" });
+    outbox.start();
+    await outbox.enqueue(makeDelivery(1));
+    await expect(outbox.drain(300)).rejects.toThrow(/1 alarms still pending/);
+    await double.clearFaults();
+    await outbox.drain(10_000);
+    expect(double.accepted(token)).toHaveLength(1);
+    await outbox.stop();
+  });
+});
+
 describe("secrets stay out of logs and dead letters", () => {
   it("no token, URL or secret in any log line or dead-letter record", async () => {
     const main = bot({ keywords: ["edge-alarm"] });
