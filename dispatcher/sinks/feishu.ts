@@ -9,7 +9,7 @@
  */
 import { BODY_LIMIT_BYTES, SIGNATURE_RESERVE_BYTES } from "../pipeline/feishu-body.ts";
 import { signFeishu } from "./feishu-sign.ts";
-import { DEFAULT_TIMEOUT_MS, describeTarget, isObject } from "./http-transport.ts";
+import { describeTarget, gatewayFailure, isObject } from "./http-transport.ts";
 import { createRobotSink, type RobotSinkOptions } from "./robot-sink.ts";
 import type { FeishuBody, RateLimits, SendResult, Sink } from "./sink.ts";
 
@@ -19,8 +19,6 @@ export interface FeishuSinkOptions extends RobotSinkOptions {
   /** The bot's signing secret, when signature verification is on. */
   secret?: string;
 }
-
-export { DEFAULT_TIMEOUT_MS };
 
 /** Per bot and tenant (doc §4.1), strictly enforced since 2022. */
 export const FEISHU_RATE: RateLimits = { perSecond: 5, perMinute: 100 };
@@ -77,11 +75,7 @@ export function interpretFeishuAnswer(httpStatus: number, text: string): SendRes
   } catch {
     json = undefined; // not JSON: a gateway or proxy page, handled just below
   }
-  // A gateway answered, not the bot service; whether it passed the request on is unknown.
-  if (!isObject(json)) {
-    const snippet = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 80);
-    return { ok: false, code: null, msg: `HTTP ${httpStatus} with a non-JSON body: ${snippet}`, retryable: true, httpStatus, maybeDelivered: true };
-  }
+  if (!isObject(json)) return gatewayFailure(httpStatus, text);
   // `code` first: error bodies can carry StatusCode 0 beside a non-zero code (doc §1.4).
   const hasCode = typeof json.code === "number";
   const code = hasCode ? (json.code as number) : typeof json.StatusCode === "number" ? json.StatusCode : null;

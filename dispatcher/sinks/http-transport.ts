@@ -98,6 +98,19 @@ export async function postJson(
   }
 }
 
+/** A short readable excerpt of an answer body (tags stripped), safe to put in a message. */
+export function answerSnippet(text: string): string {
+  return text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 80);
+}
+
+/**
+ * A gateway or proxy answered instead of the service (a non-JSON page): retryable, and whether
+ * it passed the request on is unknown.
+ */
+export function gatewayFailure(status: number, text: string): SendFailure {
+  return { ok: false, code: null, msg: `HTTP ${status} with a non-JSON body: ${answerSnippet(text)}`, retryable: true, httpStatus: status, maybeDelivered: true };
+}
+
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -6,7 +6,7 @@
  */
 import type { Dispatcher } from "undici";
 import type { Logger } from "../log.ts";
-import { createHttpDispatcher, DEFAULT_TIMEOUT_MS, postJson, scrubber, type HttpAnswer, type ProxySettings } from "./http-transport.ts";
+import { createHttpDispatcher, DEFAULT_TIMEOUT_MS, gatewayFailure, isObject, postJson, scrubber, type HttpAnswer, type ProxySettings } from "./http-transport.ts";
 import type { FeishuBody, RateLimits, SendFailure, SendMeta, SendResult, Sink } from "./sink.ts";
 
 /** Options every robot sink takes besides its URL and secret. */
@@ -105,11 +105,8 @@ export function interpretErrcode(answer: HttpAnswer, retryable: (code: number, j
   } catch {
     json = undefined; // a gateway page: handled below
   }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    const snippet = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 80);
-    return { ok: false, code: null, msg: `HTTP ${status} with a non-JSON body: ${snippet}`, retryable: true, httpStatus: status, maybeDelivered: true };
-  }
-  const body = json as Record<string, unknown>;
+  if (!isObject(json)) return gatewayFailure(status, text);
+  const body = json;
   const code = typeof body.errcode === "number" ? body.errcode : null;
   if (code === 0) return { ok: true, code: 0 };
   const msg = typeof body.errmsg === "string" ? body.errmsg : `HTTP ${status} without errcode`;

@@ -8,7 +8,7 @@
  */
 import { createHmac } from "node:crypto";
 import { renderBodyMarkdown } from "./card-markdown.ts";
-import { describeTarget, type HttpAnswer } from "./http-transport.ts";
+import { answerSnippet, describeTarget, type HttpAnswer } from "./http-transport.ts";
 import { createRobotSink, webhookUrlProblem, type RobotSinkOptions } from "./robot-sink.ts";
 import type { FeishuBody, RateLimits, SendMeta, SendResult, Sink } from "./sink.ts";
 
@@ -47,7 +47,7 @@ export function webhookPayload(body: FeishuBody, meta: SendMeta): string {
 export function interpretWebhookAnswer(answer: HttpAnswer): SendResult {
   const { status, text } = answer;
   if (status >= 200 && status < 300) return { ok: true, code: 0 };
-  const snippet = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 80);
+  const snippet = answerSnippet(text);
   const retryable = status >= 500 || RETRYABLE_STATUS.has(status);
   const result: SendResult = { ok: false, code: status, msg: `HTTP ${status}${snippet ? `: ${snippet}` : ""}`, retryable, httpStatus: status };
   if (answer.retryAfterMs !== undefined) result.retryAfterMs = answer.retryAfterMs;

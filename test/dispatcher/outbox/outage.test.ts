@@ -12,6 +12,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOutbox, type Outbox } from "../../../dispatcher/outbox/outbox.ts";
 import { createFeishuSink } from "../../../dispatcher/sinks/feishu.ts";
+import { createWeComSink } from "../../../dispatcher/sinks/wecom.ts";
+import { startRobotDouble } from "../../robot-doubles/robot-double.ts";
 import type { Sink } from "../../../dispatcher/sinks/sink.ts";
 import { startFeishuDouble, type FeishuDouble } from "../../feishu-double/double.ts";
 import { captureLog, cardText, makeDelivery, maxInWindow, seededRandom } from "./helpers.ts";
@@ -35,8 +37,15 @@ afterAll(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
+interface Link {
+  down(): Promise<void>;
+  up(): Promise<void>;
+}
+
 interface Scenario {
   alarms: number;
+  /** The Feishu double's link by default. */
+  link?: Link;
   /** Virtual time of alarm i. */
   alarmAt(i: number): number;
   downFrom?: number;
@@ -48,14 +57,15 @@ async function run(s: Scenario, outbox: Outbox): Promise<{ upAt: number; end: nu
   let next = 0;
   let down = false;
   let iterations = 0;
+  const link = s.link ?? { down: () => double.fault({ kind: "link-down" }), up: () => double.clearFaults() };
   for (;;) {
     if (++iterations > 50_000) throw new Error("virtual time loop did not settle");
     if (s.downFrom !== undefined && !down && now >= s.downFrom && (s.upAt === undefined || now < s.upAt)) {
-      await double.fault({ kind: "link-down" });
+      await link.down();
       down = true;
     }
     if (down && s.upAt !== undefined && now >= s.upAt) {
-      await double.clearFaults();
+      await link.up();
       down = false;
     }
     while (next < s.alarms && s.alarmAt(next) <= now) await outbox.enqueue(makeDelivery(next++));
@@ -132,6 +142,29 @@ describe("outbox: a 60-minute outage during a storm of 300 warnings", () => {
     // Each alarm is written to the spool about once (plus a small delete record), not rewritten.
     expect(stats.spoolIo.appendedBytes).toBeLessThan(alarmBytes * 1.5);
     expect(stats.spoolIo.rewrittenBytes).toBeLessThan(alarmBytes);
+  });
+
+  it("the same outage on a WeCom robot: 20/min and 4096-byte digests", async () => {
+    now = T0 + 6 * 60 * MINUTE;
+    const start = now;
+    const robot = await startRobotDouble({ kind: "wecom", token: "wecom-key", clock: () => now });
+    const wecom = createWeComSink({ webhook: robot.url(), logger: captureLog("warn").logger, timeoutMs: 3000 });
+    const outbox = await createOutbox({ sinks: new Map([["default", wecom]]), logger: captureLog("warn").logger, clock: () => now, random: seededRandom(9), timezone: "Asia/Shanghai" });
+    const link: Link = { down: () => robot.fault({ kind: "link-down" }), up: () => robot.clearFaults() };
+    const upAt = start + 60 * MINUTE;
+    const { end } = await run({ alarms: 300, alarmAt: (i) => start + i * 12_000, downFrom: start, upAt, link }, outbox);
+    const stats = outbox.stats();
+    await outbox.stop();
+    await wecom.close();
+    await robot.close();
+    const accepted = robot.accepted();
+    const text = accepted.map((r) => (r.body as { markdown: { content: string } }).markdown.content).join("\n");
+    for (let i = 0; i < 300; i++) expect(text).toContain(`fp${String(i).padStart(10, "0")}`);
+    expect(robot.requests().every((r) => r.accepted)).toBe(true);
+    expect(maxInWindow(robot.requests().map((r) => r.time), 60_000)).toBeLessThanOrEqual(20);
+    expect(stats.alarmsDelivered).toBe(300);
+    const numbers = { alarms: 300, posts: robot.requests().length, digests: stats.digests, bytesPosted: robot.requests().reduce((n, r) => n + r.bytes, 0), drainedSecondsAfterLinkUp: Math.round((end - upAt) / 1000) };
+    console.log(`wecom outage numbers: ${JSON.stringify(numbers)}`);
   });
 
   it("a storm of 300 warnings within 10 s on a working link: all delivered, within the limits, coalesced", async () => {
