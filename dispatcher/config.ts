@@ -3,6 +3,7 @@
  * reported together at start-up, so one restart fixes them all. Secrets stay in this object and
  * are never logged (see `describeConfig`).
  */
+import { describeChannels, loadChannels, type ChannelConfig } from "./channels.ts";
 import { assertTimezone } from "./time-format.ts";
 
 export interface Config {
@@ -18,10 +19,14 @@ export interface Config {
   stateDir: string | undefined;
   /** EDGE_ALARM_TIMEZONE, else TZ, else UTC: display timezone for cards. */
   timezone: string;
-  /** EDGE_ALARM_FEISHU_WEBHOOK: the bot's webhook URL. Required. Secret. */
-  feishuWebhook: string;
-  /** EDGE_ALARM_FEISHU_SECRET: the bot's signing secret, when signing is on. Secret. */
-  feishuSecret: string | undefined;
+  /**
+   * Where alarms go, by channel name (see channels.ts): EDGE_ALARM_FEISHU_WEBHOOK and
+   * EDGE_ALARM_FEISHU_SECRET define "default"; EDGE_ALARM_CHANNEL_<NAME>_URL/_SECRET/_KIND and
+   * EDGE_ALARM_CHANNELS_DIR define more. Secrets.
+   */
+  channels: Map<string, ChannelConfig>;
+  /** EDGE_ALARM_SPOOL_CAP_BYTES: spool size before the oldest pending alarms are folded into a summary. */
+  spoolCapBytes: number;
   /** EDGE_ALARM_HTTP_PORT: /healthz, /readyz. */
   httpPort: number;
   /** EDGE_ALARM_INITIAL_MAX_AGE_SECONDS: with no checkpoint, listed events older than this are not alarmed. */
@@ -75,12 +80,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push(`EDGE_ALARM_TIMEZONE: ${(err as Error).message}`);
   }
 
-  const feishuWebhook = get("EDGE_ALARM_FEISHU_WEBHOOK") ?? "";
-  if (!feishuWebhook) problems.push("EDGE_ALARM_FEISHU_WEBHOOK is required: the Feishu bot's webhook URL (from a Secret)");
-  else if (!/^https?:\/\/[^/\s]+\/open-apis\/bot\/v2\/hook\/[^/\s?#]+$/.test(feishuWebhook)) {
-    // Never echo the value: it carries the bot's token.
-    problems.push("EDGE_ALARM_FEISHU_WEBHOOK is not a Feishu custom-bot webhook URL (https://<host>/open-apis/bot/v2/hook/<token>)");
-  }
+  // Channel problems never repeat URLs or secrets: they carry the bots' tokens.
+  const { channels, problems: channelProblems } = loadChannels(env);
+  problems.push(...channelProblems);
 
   const config: Config = {
     cluster,
@@ -89,8 +91,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     watchNamespaces,
     stateDir: get("EDGE_ALARM_STATE_DIR"),
     timezone,
-    feishuWebhook,
-    feishuSecret: get("EDGE_ALARM_FEISHU_SECRET"),
+    channels,
+    spoolCapBytes: int("EDGE_ALARM_SPOOL_CAP_BYTES", 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
     httpPort: int("EDGE_ALARM_HTTP_PORT", 8080, 0, 65535),
     initialMaxAgeSeconds: int("EDGE_ALARM_INITIAL_MAX_AGE_SECONDS", 600, 0, 86_400),
     handlerTimeoutMs: int("EDGE_ALARM_HANDLER_TIMEOUT_MS", 50, 1, 10_000),
@@ -101,9 +103,5 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 /** The configuration as it may be logged: secrets replaced by whether they are set. */
 export function describeConfig(c: Config): Record<string, unknown> {
-  return {
-    ...c,
-    feishuWebhook: `${new URL(c.feishuWebhook).host} (token hidden)`,
-    feishuSecret: c.feishuSecret ? "set" : "unset",
-  };
+  return { ...c, channels: describeChannels(c.channels) };
 }

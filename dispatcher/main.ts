@@ -16,8 +16,7 @@ import { Occurrences } from "./pipeline/occurrences.ts";
 import { Checkpoint } from "./state/checkpoint.ts";
 import { startHttpServer } from "./http-server.ts";
 import { createOutbox } from "./outbox/outbox.ts";
-import { createFeishuSink } from "./sinks/feishu.ts";
-import type { Sink } from "./sinks/sink.ts";
+import { createSinks, DEFAULT_CHANNEL } from "./channels.ts";
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
@@ -60,10 +59,15 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
     );
   });
 
-  const sinks = new Map<string, Sink>([
-    ["default", createFeishuSink({ webhook: config.feishuWebhook, ...(config.feishuSecret ? { secret: config.feishuSecret } : {}), logger: logger.child({ component: "sink", channel: "default" }) })],
-  ]);
-  const outbox = await createOutbox({ ...(config.stateDir ? { stateDir: config.stateDir } : {}), sinks, defaultChannel: "default", logger: logger.child({ component: "outbox" }) });
+  const sinks = createSinks(config.channels, logger, { env });
+  const outbox = await createOutbox({
+    ...(config.stateDir ? { stateDir: config.stateDir } : {}),
+    sinks,
+    defaultChannel: DEFAULT_CHANNEL,
+    spoolCapBytes: config.spoolCapBytes,
+    timezone: config.timezone,
+    logger: logger.child({ component: "outbox" }),
+  });
   outbox.start();
 
   const checkpoint = config.stateDir ? new Checkpoint(config.stateDir, logger) : undefined;

@@ -27,7 +27,7 @@ describe("loadConfig", () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect(error!.problems).toHaveLength(5);
     expect(error!.message).toContain("EDGE_ALARM_CLUSTER is required");
-    expect(error!.message).toContain("not a Feishu custom-bot webhook URL");
+    expect(error!.message).toMatch(/EDGE_ALARM_FEISHU_WEBHOOK/);
     expect(error!.message).toContain("unknown timezone");
     expect(error!.message).toContain('"Bad_NS"');
     expect(error!.message).toContain("EDGE_ALARM_HTTP_PORT");
@@ -39,6 +39,6 @@ describe("loadConfig", () => {
     const text = JSON.stringify(describeConfig(c));
     expect(text).not.toContain("5e3d587e");
     expect(text).not.toContain("s3cr3t-value");
-    expect(text).toContain("open.feishu.cn");
+    expect(text).toContain(`"kind":"feishu","signed":true`);
   });
 });
