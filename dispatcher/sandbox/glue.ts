@@ -56,7 +56,9 @@ export const GLUE_SOURCE = String.raw`(function setup(hostFormatTime, handlerNam
     const tz = timezone, table = zone;
     return function formatTime(iso, style) {
       const text = toStr(iso), how = style === undefined ? "datetime" : toStr(style);
-      const ms = table !== null && RFC3339.test(text) ? parseDate(text) : NaN;
+      // Styles formatted here; any other (e.g. "go", which needs zone abbreviations) goes to the host.
+      const mine = how === "datetime" || how === "zoned" || how === "date" || how === "time" || how === "iso";
+      const ms = table !== null && mine && RFC3339.test(text) ? parseDate(text) : NaN;
       if (!(ms >= table.from && ms < table.to)) return hostFormatTime(text, tz, how);
       if (how === "iso") return new DateCtor(ms).toISOString().replace(".000Z", "Z");
       const offset = offsetAt(table, ms);
@@ -65,7 +67,7 @@ export const GLUE_SOURCE = String.raw`(function setup(hostFormatTime, handlerNam
       if (how === "date") return date;
       const clock = pad(t.getUTCHours()) + ":" + pad(t.getUTCMinutes()) + ":" + pad(t.getUTCSeconds());
       if (how === "time") return clock;
-      if (how !== "zoned") return date + " " + clock;
+      if (how === "datetime") return date + " " + clock;
       const abs = offset < 0 ? -offset : offset;
       return date + " " + clock + " " + (offset < 0 ? "-" : "+") + pad((abs / 60) | 0) + ":" + pad(abs % 60);
     };

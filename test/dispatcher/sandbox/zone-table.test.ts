@@ -10,7 +10,8 @@ const NOW = "2026-03-20T12:00:00Z";
 const NOW_MS = Date.parse(NOW);
 const DAY = 86_400_000;
 const ZONES = ["Asia/Shanghai", "America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kathmandu", "America/St_Johns", "UTC"];
-const STYLES: TimeStyle[] = ["datetime", "zoned", "date", "time", "iso"];
+/** The styles the guest formats itself, then ones it must leave to the host ("go" needs zone abbreviations). */
+const STYLES = ["datetime", "zoned", "date", "time", "iso", "go", "no-such-style"] as TimeStyle[];
 
 describe("zoneTableFor", () => {
   it("finds New York's DST changes to the millisecond", () => {
