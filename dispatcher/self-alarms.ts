@@ -1,8 +1,9 @@
 /**
  * @module Cards about edge-alarm itself, so its silence is never ambiguous:
  * - `started`: "edge-alarm started on <cluster>" with version and handlers, once per start;
- * - `online`: "back online after N min", after the dispatcher was down (read from a timestamp in
- *   the state dir) or the webhook was unreachable for a while;
+ * - `online`: "back online after N min", after the dispatcher itself was down (read from a
+ *   timestamp in the state dir). A webhook outage is the outbox's to report: it knows when a
+ *   channel comes back and sends its own "channel back online" notice;
  * - `handler`: "handler X rejected" (a bundle refused at load) and "handler X failing" (many
  *   failed calls in a window);
  * - `heartbeat`: an optional daily card at a set local time with the last 24 hours' counts.
@@ -72,7 +73,7 @@ export interface SelfAlarmsOptions {
   stateDir?: string;
   /** "HH:MM" local time of the daily heartbeat; needs kind "heartbeat". */
   heartbeatAt?: string;
-  /** A down time or webhook outage at least this long is reported. @default 5 min */
+  /** A down time at least this long is reported. @default 5 min */
   offlineAfterMs?: number;
   /** "failing" means at least this many failed calls of one handler within `failingWindowMs`. @default 5 */
   failingThreshold?: number;
@@ -93,7 +94,7 @@ export interface SelfAlarms {
   started(handlers: readonly string[]): Promise<void>;
   /** A handler bundle was refused (HandlerSet's HandlerRejected report). */
   handlerRejected(problem: string): Promise<void>;
-  /** Start the periodic checks (handler failures, webhook outage, heartbeat, alive timestamp). */
+  /** Start the periodic checks (handler failures, heartbeat, alive timestamp). */
   start(): void;
   /** Stop the checks and record a clean stop. */
   stop(): Promise<void>;
@@ -140,7 +141,6 @@ export function createSelfAlarms(opts: SelfAlarmsOptions): SelfAlarms {
   /** Per handler: running totals last seen, and recent failures with their time. */
   const seen = new Map<string, { calls: number; kinds: Record<string, number> }>();
   const recent = new Map<string, Array<{ at: number; failed: number; calls: number; kinds: Record<string, number> }>>();
-  let offlineSince: number | undefined;
   let daily = { at: clock(), ...opts.sources.pipeline(), deadLetters: opts.sources.outbox().deadLetters };
 
   const load = async (): Promise<void> => {
@@ -230,28 +230,6 @@ export function createSelfAlarms(opts: SelfAlarmsOptions): SelfAlarms {
     }
   };
 
-  const checkOnline = async (): Promise<void> => {
-    const o = opts.sources.outbox();
-    const now = clock();
-    if (!o.online) {
-      offlineSince ??= now;
-      return;
-    }
-    if (offlineSince === undefined) return;
-    const down = now - offlineSince;
-    const since = offlineSince;
-    offlineSince = undefined;
-    if (down < offlineAfterMs || !on("online")) return;
-    await send(`online:${since}`, card({
-      title: `edge-alarm back online on ${opts.cluster} after ${minutes(down)}`,
-      template: "green",
-      elements: [
-        div(md`The webhook could not be reached from ${local(since, "datetime")} to ${local(now, "datetime")}. Alarms raised meanwhile were kept and are being sent now (**${o.pending}** queued).`),
-        footer(),
-      ],
-    }));
-  };
-
   const checkHeartbeat = async (): Promise<void> => {
     if (!on("heartbeat") || !opts.heartbeatAt) return;
     const now = clock();
@@ -284,7 +262,6 @@ export function createSelfAlarms(opts: SelfAlarmsOptions): SelfAlarms {
   const check = (): Promise<void> => {
     checking = checking.then(async () => {
       await checkHandlers();
-      await checkOnline();
       await checkHeartbeat();
       if (statePath) {
         state.aliveAt = new Date(clock()).toISOString();
