@@ -19,7 +19,7 @@ import { nextTokenAt, planSendTimes, tokensAt } from "./send-gate.ts";
 import { DEFAULT_GROUPING, timingFor, type GroupingSettings, type HandlerGrouping } from "./settings.ts";
 import {
   applyRecord, channelState, dueAt, emptyState, horizon, isExpired,
-  type ApplyLimits, type GroupState, type GrouperState, type NewRecord, type NflogRecord, type PlannedCard, type StreamIndex,
+  type ApplyLimits, type ChannelState, type GroupState, type GrouperState, type NewRecord, type NflogRecord, type PlannedCard, type StreamIndex,
 } from "./state.ts";
 
 /** One handler alarm, as the pipeline hands it over. */
@@ -38,7 +38,7 @@ export interface GroupInput {
 /** What the pipeline needs from the grouper. */
 export interface AlarmGrouper {
   add(input: GroupInput): Promise<void>;
-  /** Count a repeat of an event stream; false when no group holds the stream. */
+  /** Count a repeat of an event stream; false when no group holds the stream (run the handlers for it). */
   observe(event: KubeEvent): Promise<boolean>;
 }
 
@@ -88,7 +88,7 @@ export class Grouper implements AlarmGrouper {
   private constructor(opts: GrouperOptions) {
     this.#opts = opts;
     this.#settings = opts.settings ?? DEFAULT_GROUPING;
-    this.#limits = { maxMembersPerGroup: this.#settings.maxMembersPerGroup, burst: this.#settings.storm.burst, keepSent: this.#settings.limits.perMinute };
+    this.#limits = { maxMembersPerGroup: this.#settings.maxMembersPerGroup, maxRetired: 20_000, burst: this.#settings.storm.burst, keepSent: this.#settings.limits.perMinute };
     this.#log = opts.store
       ? new NotificationLog({ store: opts.store, logger: opts.logger, limits: this.#limits, ...(opts.maxJournalBytes ? { maxJournalBytes: opts.maxJournalBytes } : {}) })
       : undefined;
@@ -130,7 +130,9 @@ export class Grouper implements AlarmGrouper {
     const stream = occurrenceKey(event);
     this.#expireIfOver([id]);
     const existing = this.#state.groups[id];
-    if (existing?.streams[stream] && existing.streams[stream].c >= event.count) return; // a re-run after a restart: known
+    // A handler re-run after a restart or relist for an event already counted: nothing new.
+    if (existing?.streams[stream] && existing.streams[stream].c >= event.count) return;
+    if (!existing?.streams[stream] && (this.#state.retired[stream] ?? 0) >= event.count) return;
     if (!existing) this.#makeRoom();
     this.stats.occurrences++;
     if (!existing) this.stats.groups++;
@@ -147,7 +149,8 @@ export class Grouper implements AlarmGrouper {
     const stream = occurrenceKey(event);
     this.#expireIfOver(this.#index.get(stream) ?? []);
     const ids = this.#index.get(stream);
-    if (!ids?.length) return false;
+    // An ended group's event seen again without a new occurrence (relist, stale checkpoint) is not news.
+    if (!ids?.length) return (this.#state.retired[stream] ?? 0) >= event.count;
     const raises = ids.some((id) => (this.#state.groups[id]?.streams[stream]?.c ?? Infinity) < event.count);
     if (!raises) return true;
     this.stats.occurrences++;
@@ -253,7 +256,10 @@ export class Grouper implements AlarmGrouper {
     const c = channelState(this.#state, channel, this.#settings.storm.burst);
     const times = planSendTimes(c.sent, cards.length, now, this.#settings.limits);
     const first = notices[0]!.group;
-    const base = notices.length === 1 ? `${first.id}.${first.notices + 1}` : `digest.${hash(channel).slice(0, 6)}.${c.notices + 1}`;
+    // Unique across group lifetimes (an ended group's key can start a new group with the same id).
+    const base = notices.length === 1
+      ? `${first.id}.${first.createdAt.toString(36)}.${first.notices + 1}`
+      : `digest.${hash(channel).slice(0, 6)}.${now.toString(36)}.${c.notices + 1}`;
     const planned: PlannedCard[] = cards.map((card, i) => {
       const built = buildFeishuBody(card);
       return {
@@ -270,15 +276,24 @@ export class Grouper implements AlarmGrouper {
     await this.#commit({ t: "notify", at: now, channel, groups: notices.map((n) => n.group.id), tokens, cards: planned }, true);
   }
 
+  /**
+   * When the channel's next planned card may be handed on: its planned time, or later when cards
+   * went out late (a restart, a refusal) and the send limits need the gap back.
+   */
+  #releaseAt(c: ChannelState): number | undefined {
+    const head = c.queue[0];
+    return head === undefined ? undefined : planSendTimes(c.released, 1, head.at, this.#settings.limits)[0];
+  }
+
   /** Hand on the channel's planned cards whose time has come, in order. */
   async #release(channel: string, now: number): Promise<void> {
     const c = this.#state.channels[channel];
     if (!c) return;
-    const ready = c.queue.filter((card) => card.at <= now);
-    for (const card of ready) {
+    for (let at = this.#releaseAt(c); at !== undefined && at <= now; at = this.#releaseAt(c)) {
+      const card = c.queue[0]!;
       const json = JSON.stringify(card.body);
       const d: Delivery = {
-        at: new Date(card.at).toISOString(), channel: card.channel, handler: card.handler, eventUid: card.eventUid,
+        at: new Date(now).toISOString(), channel: card.channel, handler: card.handler, eventUid: card.eventUid,
         fingerprint: card.fingerprint, group: card.groups.join(","), body: card.body, json,
         bytes: Buffer.byteLength(json), truncated: card.truncated, id: card.id, kind: card.kind,
       };
@@ -291,7 +306,7 @@ export class Grouper implements AlarmGrouper {
       }
       this.stats.cards++;
       this.stats.bytes += d.bytes;
-      await this.#commit({ t: "handoff", channel, ids: [card.id] }, false);
+      await this.#commit({ t: "handoff", at: now, channel, ids: [card.id] }, false);
     }
   }
 
@@ -307,7 +322,7 @@ export class Grouper implements AlarmGrouper {
   #arm(afterFlush = false): void {
     let next = Infinity;
     for (const g of Object.values(this.#state.groups)) next = Math.min(next, this.#wakeFor(g) ?? Infinity);
-    for (const c of Object.values(this.#state.channels)) for (const card of c.queue) next = Math.min(next, card.at);
+    for (const c of Object.values(this.#state.channels)) next = Math.min(next, this.#releaseAt(c) ?? Infinity);
     const now = this.#opts.clock.now();
     if (afterFlush && next <= now) next = now + 5_000;
     this.#schedule(next, true);

@@ -75,6 +75,8 @@ export interface ChannelState {
   tokensAt: number;
   /** Planned send times of the latest cards (enough for the per-minute window). */
   sent: number[];
+  /** When the latest cards were really handed on: later than planned after a restart or a refusal. */
+  released: number[];
   queue: PlannedCard[];
   notices: number;
 }
@@ -84,6 +86,11 @@ export interface GrouperState {
   seq: number;
   groups: Record<string, GroupState>;
   channels: Record<string, ChannelState>;
+  /**
+   * Event streams of ended groups and their last count (oldest first, bounded), so the same event
+   * seen again (a relist, a stale checkpoint) is not mistaken for the problem coming back.
+   */
+  retired: Record<string, number>;
 }
 
 export interface GroupInit {
@@ -103,14 +110,14 @@ export type NflogRecord =
     }
   | { t: "count"; s: number; at: number; stream: string; count: number; last: string; message: string }
   | { t: "notify"; s: number; at: number; channel: string; groups: string[]; tokens: number; cards: PlannedCard[] }
-  | { t: "handoff"; s: number; channel: string; ids: string[] }
+  | { t: "handoff"; s: number; at: number; channel: string; ids: string[] }
   | { t: "expire"; s: number; groups: string[] };
 
 /** Distributive Omit, so each record kind keeps its own fields. */
 export type NewRecord = NflogRecord extends infer R ? (R extends NflogRecord ? Omit<R, "s"> : never) : never;
 
 export function emptyState(): GrouperState {
-  return { seq: 0, groups: {}, channels: {} };
+  return { seq: 0, groups: {}, channels: {}, retired: {} };
 }
 
 /** Where each event stream is counted; derived from the groups, rebuilt after loading. */
@@ -130,7 +137,7 @@ function indexAdd(index: StreamIndex, stream: string, group: string): void {
 
 export function channelState(state: GrouperState, channel: string, burst: number): ChannelState {
   let c = state.channels[channel];
-  if (!c) state.channels[channel] = c = { tokens: burst, tokensAt: 0, sent: [], queue: [], notices: 0 };
+  if (!c) state.channels[channel] = c = { tokens: burst, tokensAt: 0, sent: [], released: [], queue: [], notices: 0 };
   return c;
 }
 
@@ -155,6 +162,8 @@ function bump(g: GroupState, stream: string, count: number, at: number, last: st
 
 export interface ApplyLimits {
   maxMembersPerGroup: number;
+  /** Streams remembered after their group ended. */
+  maxRetired: number;
   burst: number;
   /** How many planned send times to keep per channel: the per-minute limit. */
   keepSent: number;
@@ -190,6 +199,7 @@ export function applyRecord(state: GrouperState, index: StreamIndex, rec: NflogR
         g.unnamed++;
       }
       g.streams[rec.stream] = { m: rec.member.key, c: 0 };
+      delete state.retired[rec.stream];
       indexAdd(index, rec.stream, g.id);
       if (rec.first < m.first) m.first = rec.first;
       bump(g, rec.stream, rec.count, rec.at, rec.last, rec.message);
@@ -226,20 +236,27 @@ export function applyRecord(state: GrouperState, index: StreamIndex, rec: NflogR
     }
     case "handoff": {
       const c = state.channels[rec.channel];
-      if (c) c.queue = c.queue.filter((card) => !rec.ids.includes(card.id));
+      if (!c) return;
+      c.queue = c.queue.filter((card) => !rec.ids.includes(card.id));
+      for (const _ of rec.ids) c.released.push(rec.at);
+      if (c.released.length > limits.keepSent) c.released.splice(0, c.released.length - limits.keepSent);
       return;
     }
     case "expire": {
       for (const id of rec.groups) {
         const g = state.groups[id];
         if (!g) continue;
-        for (const stream of Object.keys(g.streams)) {
+        for (const [stream, { c }] of Object.entries(g.streams)) {
           const list = index.get(stream)?.filter((x) => x !== id);
           if (list?.length) index.set(stream, list);
           else index.delete(stream);
+          delete state.retired[stream]; // re-inserted last: object key order is the age order
+          state.retired[stream] = c;
         }
         delete state.groups[id];
       }
+      const retired = Object.keys(state.retired);
+      for (let i = 0; i < retired.length - limits.maxRetired; i++) delete state.retired[retired[i]!];
       return;
     }
   }
