@@ -2,10 +2,11 @@
 import type { Command } from "./args.ts";
 import { buildCommand } from "./build.ts";
 import { checkCommand } from "./check.ts";
+import { devCommand } from "./dev.ts";
 import { importCommand } from "./import.ts";
 import { initCommand } from "./init.ts";
 import { manifestsCommand } from "./manifests.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
 
-export const COMMANDS: readonly Command[] = [buildCommand, checkCommand, replayCommand, runCommand, manifestsCommand, initCommand, importCommand];
+export const COMMANDS: readonly Command[] = [buildCommand, checkCommand, replayCommand, runCommand, manifestsCommand, initCommand, devCommand, importCommand];
