@@ -160,7 +160,7 @@ export class HandlerVm {
     return this.#hostFormatCalls;
   }
 
-  /** Run the handler on one event (a normalized KubeEvent as JSON). */
+  /** Run the handler on one event (a normalized KubeEvent as JSON). The guest's ctx.handler is this vm's name. */
   call(eventJson: string, callCtx: CallContext): VmCallResult {
     const started = performance.now();
     const micros = () => Math.round((performance.now() - started) * 1000);
@@ -168,8 +168,9 @@ export class HandlerVm {
     if (!glue || this.broken) return { ok: false, kind: "crashed", message: `handler '${this.name}' is not usable`, logs: [], micros: 0 };
     const ctx = this.#ctx;
     try {
-      this.#deadline = Date.now() + this.#limits.deadlineMs;
+      // Building a zone table (first call per zone and year) is host work: before the deadline starts.
       const zone = zoneTableFor(callCtx.timezone, callCtx.now);
+      this.#deadline = Date.now() + this.#limits.deadlineMs;
       if (callCtx.cluster !== this.#cluster || callCtx.timezone !== this.#timezone || zone !== this.#zone) this.#configure(glue, callCtx, zone);
       const event = ctx.newString(eventJson);
       const now = ctx.newString(callCtx.now);

@@ -105,7 +105,10 @@ export class Sandbox {
     return names;
   }
 
-  /** Run one handler on one event (a normalized KubeEvent as JSON). `ctx.handler` is always `name`. */
+  /**
+   * Run one handler on one event (a normalized KubeEvent as JSON). The handler's `ctx.handler` is
+   * the name it was loaded under; a `handler` field in `ctx` is ignored.
+   */
   async call(name: string, eventJson: string, ctx: CallContext): Promise<CallOutcome> {
     const [outcome] = await this.callMany([name], eventJson, ctx);
     return outcome ?? failure("crashed", "no outcome");

@@ -6,6 +6,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { HandlerVm } from "./handler-vm.ts";
 import { PROGRESS_COUNT, PROGRESS_INDEX, type Reply, type Request, type WireOutcome, type WorkerInit } from "./protocol.ts";
 import { instantiateQuickJS } from "./quickjs-module.ts";
+import { formatTime } from "../time-format.ts";
 
 const init = workerData as WorkerInit;
 const progress = new Int32Array(init.progress);
@@ -60,8 +61,10 @@ async function handle(req: Request): Promise<Reply> {
 /**
  * Run a little code once so the shared compiled wasm is warm: the first call into a fresh
  * QuickJS module costs ~10 ms of lazy compilation, which would eat a 50 ms deadline on a slow node.
+ * Likewise the first Intl use of an isolate (~40 ms, zone tables and host formatTime need it).
  */
 async function warmUp(): Promise<void> {
+  formatTime(new Date().toISOString(), "UTC", "zoned");
   const q = await instantiateQuickJS(init.wasm, init.limits.memoryPages);
   const ctx = q.module.newContext();
   const r = ctx.evalCode(
