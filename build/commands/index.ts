@@ -8,5 +8,6 @@ import { initCommand } from "./init.ts";
 import { manifestsCommand } from "./manifests.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
+import { sendTestCommand } from "./send-test.ts";
 
-export const COMMANDS: readonly Command[] = [buildCommand, checkCommand, replayCommand, runCommand, manifestsCommand, initCommand, devCommand, importCommand];
+export const COMMANDS: readonly Command[] = [buildCommand, checkCommand, replayCommand, runCommand, manifestsCommand, initCommand, devCommand, importCommand, sendTestCommand];
