@@ -8,13 +8,22 @@ import type { CallContext, FailureKind, GuestLog, LoadResult } from "./types.ts"
 
 export interface WorkerInit {
   wasm: WasmModule;
-  /** Int32Array view: [PROGRESS_COUNT] bumps whenever the worker starts a handler; [PROGRESS_INDEX] is its index in the request, -1 when idle. */
+  /** Which handler the worker runs and since when; see progressViews. */
   progress: SharedArrayBuffer;
   limits: VmLimits;
 }
 
-export const PROGRESS_COUNT = 0;
-export const PROGRESS_INDEX = 1;
+export const PROGRESS_BYTES = 16;
+
+/**
+ * The worker's progress, shared with the host's watchdog: `startedAt[0]` is Date.now() when the
+ * current handler (or load) started, `index[0]` its position in the request, -1 when idle. The
+ * worker writes both itself, so a host whose event loop was busy for a while still measures the
+ * handler's real running time.
+ */
+export function progressViews(shared: SharedArrayBuffer): { startedAt: BigInt64Array; index: Int32Array } {
+  return { startedAt: new BigInt64Array(shared, 0, 1), index: new Int32Array(shared, 8, 1) };
+}
 
 export type Request =
   | { op: "load"; id: number; name: string; code: string }

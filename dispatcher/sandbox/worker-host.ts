@@ -1,12 +1,12 @@
 /**
  * The host end of one sandbox worker: start it, send one request at a time, and watch it.
- * The watchdog terminates the worker when it makes no progress (no new handler started, no
- * reply) for hardTimeoutMs; the shared progress counters tell which handler was running.
+ * The watchdog terminates the worker when one handler (or one bundle load) has been running for
+ * longer than hardTimeoutMs; the shared progress record tells which one and since when.
  */
 import { Worker } from "node:worker_threads";
 import type { VmLimits } from "./options.ts";
 import type { WasmModule } from "./wasm-file.ts";
-import { PROGRESS_COUNT, PROGRESS_INDEX, type Reply, type RequestBody, type WorkerInit } from "./protocol.ts";
+import { PROGRESS_BYTES, progressViews, type Reply, type RequestBody, type WorkerInit } from "./protocol.ts";
 
 /** File name of the worker entry when the dispatcher runs as a bundle (see WORKER_URL). */
 export const BUNDLED_WORKER_FILE = "sandbox-worker.js";
@@ -32,20 +32,18 @@ export interface Death {
 interface Pending {
   id: number;
   resolve(reply: Reply | Death): void;
-  lastCount: number;
-  lastProgressAt: number;
 }
 
 export class WorkerHost {
   readonly #worker: Worker;
-  readonly #progress: Int32Array;
+  readonly #progress: ReturnType<typeof progressViews>;
   readonly #hardTimeoutMs: number;
   #pending: Pending | undefined;
   readonly #watchdog: NodeJS.Timeout;
   #nextId = 1;
   #dead: string | undefined;
 
-  private constructor(worker: Worker, progress: Int32Array, hardTimeoutMs: number) {
+  private constructor(worker: Worker, progress: ReturnType<typeof progressViews>, hardTimeoutMs: number) {
     this.#worker = worker;
     this.#progress = progress;
     this.#hardTimeoutMs = hardTimeoutMs;
@@ -57,7 +55,7 @@ export class WorkerHost {
 
   /** Start a worker and wait until it has loaded QuickJS. Throws if it cannot boot. */
   static async start(wasm: WasmModule, limits: VmLimits, hardTimeoutMs: number): Promise<WorkerHost> {
-    const shared = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
+    const shared = new SharedArrayBuffer(PROGRESS_BYTES);
     const init: WorkerInit = { wasm, progress: shared, limits };
     const worker = new Worker(WORKER_URL, { workerData: init });
     await new Promise<void>((resolve, reject) => {
@@ -82,7 +80,7 @@ export class WorkerHost {
       worker.once("error", onError);
       worker.once("exit", onExit);
     });
-    const host = new WorkerHost(worker, new Int32Array(shared), hardTimeoutMs);
+    const host = new WorkerHost(worker, progressViews(shared), hardTimeoutMs);
     worker.on("message", (reply: Reply) => host.#onReply(reply));
     worker.on("error", (e: Error) => host.#die("crashed", `the sandbox worker failed: ${e.message}`));
     worker.on("exit", (code: number) => host.#die("crashed", `the sandbox worker exited with code ${code}`));
@@ -101,28 +99,16 @@ export class WorkerHost {
     if (this.#dead !== undefined) return Promise.resolve({ dead: true, reason: "crashed", index: -1, message: this.#dead });
     const id = this.#nextId++;
     return new Promise((resolve) => {
-      this.#pending = {
-        id,
-        resolve: resolve as (reply: Reply | Death) => void,
-        lastCount: Atomics.load(this.#progress, PROGRESS_COUNT),
-        lastProgressAt: performance.now(),
-      };
+      this.#pending = { id, resolve: resolve as (reply: Reply | Death) => void };
       this.#worker.ref();
       this.#worker.postMessage({ ...req, id });
     });
   }
 
   #check(): void {
-    const pending = this.#pending;
-    if (!pending) return;
-    const count = Atomics.load(this.#progress, PROGRESS_COUNT);
-    const now = performance.now();
-    if (count !== pending.lastCount) {
-      pending.lastCount = count;
-      pending.lastProgressAt = now;
-      return;
-    }
-    if (now - pending.lastProgressAt > this.#hardTimeoutMs) {
+    if (!this.#pending || Atomics.load(this.#progress.index, 0) < 0) return;
+    const running = Date.now() - Number(Atomics.load(this.#progress.startedAt, 0));
+    if (running > this.#hardTimeoutMs) {
       this.#die("hard-timeout", `no answer within the ${this.#hardTimeoutMs} ms hard limit; the sandbox worker was terminated`);
     }
   }
@@ -144,7 +130,7 @@ export class WorkerHost {
     if (this.#dead !== undefined) return;
     this.#dead = message;
     clearInterval(this.#watchdog);
-    const index = Atomics.load(this.#progress, PROGRESS_INDEX);
+    const index = Atomics.load(this.#progress.index, 0);
     void this.#worker.terminate();
     this.#settle({ dead: true, reason, index, message });
   }

@@ -4,18 +4,18 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { HandlerVm } from "./handler-vm.ts";
-import { PROGRESS_COUNT, PROGRESS_INDEX, type Reply, type Request, type WireOutcome, type WorkerInit } from "./protocol.ts";
+import { progressViews, type Reply, type Request, type WireOutcome, type WorkerInit } from "./protocol.ts";
 import { instantiateQuickJS } from "./quickjs-module.ts";
 import { formatTime } from "../time-format.ts";
 
 const init = workerData as WorkerInit;
-const progress = new Int32Array(init.progress);
+const progress = progressViews(init.progress);
 const vms = new Map<string, HandlerVm>();
 
-/** Tell the host's watchdog which handler runs now (it reads this when it has to terminate us). */
+/** Tell the host's watchdog which handler runs now and since when (-1: idle). */
 function running(index: number): void {
-  Atomics.store(progress, PROGRESS_INDEX, index);
-  Atomics.add(progress, PROGRESS_COUNT, 1);
+  Atomics.store(progress.startedAt, 0, BigInt(Date.now()));
+  Atomics.store(progress.index, 0, index);
 }
 
 async function rebuild(vm: HandlerVm): Promise<Pick<WireOutcome, "rebuilt" | "rebuildError">> {
@@ -85,10 +85,10 @@ let queue: Promise<void> = booted;
 port.on("message", (req: Request) => {
   queue = queue.then(async () => {
     const reply = await handle(req);
-    Atomics.store(progress, PROGRESS_INDEX, -1);
+    running(-1);
     port.postMessage(reply);
   });
 });
 await booted;
-Atomics.store(progress, PROGRESS_INDEX, -1);
+running(-1);
 port.postMessage({ op: "ready" } satisfies Reply);

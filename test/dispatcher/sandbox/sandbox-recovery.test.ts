@@ -50,6 +50,23 @@ describe("Sandbox recovery", () => {
     }
   });
 
+  it("does not blame a handler when the host's own event loop was blocked past the hard limit", async () => {
+    const sb = await Sandbox.create({ hardTimeoutMs: HARD_MS });
+    try {
+      await sb.load("quick", returning(`"quick"`));
+      const pending = sb.call("quick", eventJson, CTX);
+      const until = performance.now() + HARD_MS * 2;
+      while (performance.now() < until) {
+        // Busy host: the worker answers meanwhile, but the reply waits behind the watchdog's timer.
+      }
+      const outcome = await pending;
+      expect(outcome.ok && outcome.alarms).toEqual([{ card: { value: "quick", n: 1 } }]);
+      expect(sb.stats().quick?.rebuilds).toBe(0);
+    } finally {
+      await sb.close();
+    }
+  });
+
   it("stops calling a handler after repeated hard timeouts until it is loaded again", async () => {
     const sb = await Sandbox.create({ hardTimeoutMs: 200 });
     try {
