@@ -117,8 +117,8 @@ function header(opts: ManifestOptions): string {
   const lines = opts.k3s
     ? [
         `# edge-alarm for K3S auto-deploy: copy to ${K3S_MANIFESTS_DIR}/edge-alarm.yaml on the server node.`,
-        "# K3S applies it at start and whenever the file changes, and deletes objects removed from it;",
-        "# manage these objects through this file only (kubectl edits are reverted on the next change).",
+        "# K3S applies it like kubectl apply at start and whenever the file changes (AddOn kube-system/edge-alarm);",
+        "# deleting the file does not delete the objects. Change them here: kubectl edits are overwritten on the next apply.",
       ]
     : ["# edge-alarm: kubectl apply -f <this file>"];
   lines.push("# Rendered by `edge-alarm manifests` from deploy/ (kustomize base).");
