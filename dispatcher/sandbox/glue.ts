@@ -59,7 +59,7 @@ export const GLUE_SOURCE = String.raw`(function setup(hostFormatTime, handlerNam
       // Styles formatted here; any other (e.g. "go", which needs zone abbreviations) goes to the host.
       const mine = how === "datetime" || how === "zoned" || how === "date" || how === "time" || how === "iso";
       const ms = table !== null && mine && RFC3339.test(text) ? parseDate(text) : NaN;
-      if (!(ms >= table.from && ms < table.to)) return hostFormatTime(text, tz, how);
+      if (table === null || !(ms >= table.from && ms < table.to)) return hostFormatTime(text, tz, how);
       if (how === "iso") return new DateCtor(ms).toISOString().replace(".000Z", "Z");
       const offset = offsetAt(table, ms);
       const t = new DateCtor(ms + offset * 60000);

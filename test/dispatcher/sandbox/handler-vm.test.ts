@@ -42,6 +42,11 @@ describe("HandlerVm", () => {
     const far = vm.call(eventJson, { ...ctx, now: "2031-01-01T00:00:00Z" });
     expect(far.ok && JSON.parse(far.envelope)).toEqual({ r: { card: { t: expected } } });
     expect(vm.hostFormatCalls).toBe(1);
+
+    // No zone table at all (now is not a time): everything goes to the host.
+    const noTable = vm.call(eventJson, { ...ctx, now: "not a time" });
+    expect(noTable.ok && JSON.parse(noTable.envelope)).toEqual({ r: { card: { t: expected } } });
+    expect(vm.hostFormatCalls).toBe(2);
   });
 
   it("does not count host formatting time against the handler's deadline", async () => {
