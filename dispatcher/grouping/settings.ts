@@ -179,8 +179,7 @@ export function groupingSettingsFromEnv(env: Record<string, string | undefined>)
     },
     storm: {
       digestGroups: whole("EDGE_ALARM_DIGEST_GROUPS", d.storm.digestGroups, 2, 1_000),
-      // Above 5 the burst alone would break Feishu's 5 requests per second.
-      burst: whole("EDGE_ALARM_STORM_BURST", d.storm.burst, 1, 5),
+      burst: whole("EDGE_ALARM_STORM_BURST", d.storm.burst, 1, 100),
       periodMs: duration("EDGE_ALARM_STORM_PERIOD", undefined, d.storm.periodMs, 1_000, 3_600_000),
     },
     limits: { ...d.limits },

@@ -23,11 +23,11 @@ describe("grouping settings", () => {
     expect(ok.problems).toEqual([]);
     expect(ok.settings.timing).toEqual({ waitMs: 2_000, intervalMs: 600_000, repeatMs: 14_400_000 });
     expect(ok.settings.storm).toEqual({ digestGroups: 4, burst: 3, periodMs: 120_000 });
-    const bad = groupingSettingsFromEnv({ EDGE_ALARM_GROUP_WAIT: "soon", EDGE_ALARM_REPEAT_INTERVAL: "10s", EDGE_ALARM_STORM_BURST: "50" });
+    const bad = groupingSettingsFromEnv({ EDGE_ALARM_GROUP_WAIT: "soon", EDGE_ALARM_REPEAT_INTERVAL: "10s", EDGE_ALARM_STORM_BURST: "500" });
     expect(bad.problems).toHaveLength(3);
     expect(bad.problems[0]).toMatch(/^EDGE_ALARM_GROUP_WAIT: "soon" is not a duration/);
     expect(bad.problems[1]).toMatch(/^EDGE_ALARM_REPEAT_INTERVAL must be between 1m and 168h/);
-    expect(bad.problems[2]).toMatch(/^EDGE_ALARM_STORM_BURST="50" must be a whole number from 1 to 5/);
+    expect(bad.problems[2]).toMatch(/^EDGE_ALARM_STORM_BURST="500" must be a whole number from 1 to 100/);
     expect(bad.settings.timing).toEqual(DEFAULT_GROUPING.timing);
   });
 
