@@ -8,9 +8,11 @@
 # (docs/operations.md "Building the image"). The bundle has no native code, so it is built once,
 # on the build machine's own architecture, and copied into each target's runtime image.
 
-ARG NODE_VERSION=24
+# For releases, pin the base by digest (--build-arg NODE_IMAGE=node:24-alpine@sha256:…), so that
+# a new edge-alarm release changes only the /app layer on the edge nodes.
+ARG NODE_IMAGE=node:24-alpine
 
-FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-alpine AS bundle
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS bundle
 WORKDIR /src
 COPY package.json package-lock.json ./
 # Runtime packages and esbuild only: no devDependencies (the pinned `node` devDependency would
@@ -19,9 +21,11 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY sdk/ sdk/
 COPY dispatcher/ dispatcher/
 COPY build/ build/
-RUN node build/bundle-dispatcher.ts --out /out
+# Source maps stay out of the image (they would double the layer every edge node downloads);
+# the same commit bundles to the same files, so they can be rebuilt to read a stack trace.
+RUN node build/bundle-dispatcher.ts --out /out && rm /out/*.map
 
-FROM node:${NODE_VERSION}-alpine
+FROM ${NODE_IMAGE}
 # The dispatcher needs only node: drop npm, npx and yarn (smaller image, fewer CVEs to track).
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/bin/npm /usr/local/bin/npx /opt/yarn-* /usr/local/bin/yarn /usr/local/bin/yarnpkg
 ENV NODE_ENV=production
