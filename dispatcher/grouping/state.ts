@@ -129,6 +129,12 @@ export function buildStreamIndex(state: GrouperState): StreamIndex {
   return index;
 }
 
+function indexRemove(index: StreamIndex, stream: string, group: string): void {
+  const list = index.get(stream)?.filter((x) => x !== group);
+  if (list?.length) index.set(stream, list);
+  else index.delete(stream);
+}
+
 function indexAdd(index: StreamIndex, stream: string, group: string): void {
   const list = index.get(stream);
   if (!list) index.set(stream, [group]);
@@ -198,6 +204,13 @@ export function applyRecord(state: GrouperState, index: StreamIndex, rec: NflogR
         m = g.members[rec.member.key] = { ...id, count: 0, notified: 0, first: rec.first, last: rec.last, message: "", detail: "" };
         g.unnamed++;
       }
+      const streams = Object.keys(g.streams);
+      if (streams.length >= limits.maxMembersPerGroup * 4) {
+        // Bounded: the oldest stream is forgotten; its occurrences stay counted on its member.
+        const oldest = streams[0]!;
+        delete g.streams[oldest];
+        indexRemove(index, oldest, g.id);
+      }
       g.streams[rec.stream] = { m: rec.member.key, c: 0 };
       delete state.retired[rec.stream];
       indexAdd(index, rec.stream, g.id);
@@ -247,9 +260,7 @@ export function applyRecord(state: GrouperState, index: StreamIndex, rec: NflogR
         const g = state.groups[id];
         if (!g) continue;
         for (const [stream, { c }] of Object.entries(g.streams)) {
-          const list = index.get(stream)?.filter((x) => x !== id);
-          if (list?.length) index.set(stream, list);
-          else index.delete(stream);
+          indexRemove(index, stream, id);
           delete state.retired[stream]; // re-inserted last: object key order is the age order
           state.retired[stream] = c;
         }

@@ -155,3 +155,24 @@ describe("Grouper storms", () => {
     expect(all).not.toMatch(/and \d+ more/);
   });
 });
+
+describe("Grouper bounds", () => {
+  it("counts objects beyond the per-group bound and says so on the card", async () => {
+    const r = await rig({ settings: { ...settingsWith({}), maxMembersPerGroup: 3 } });
+    for (let i = 0; i < 5; i++) await r.grouper.add(input(event({ pod: `web-7d4b9c6f8d-q7r${"bcdfg"[i]}s`, uid: `u${i}` })));
+    await r.clock.runUntilIdle();
+    expect(r.texts()[0]).toContain("×5 on 3 objects");
+    expect(r.texts()[0]).toContain("2 more occurrences on objects beyond the per-group bound of members");
+  });
+
+  it("makes room for a new group by ending the longest idle one that has nothing to say", async () => {
+    const r = await rig({ settings: { ...settingsWith({}), maxGroups: 2 } });
+    await r.grouper.add(input(event({ pod: "a-0", uid: "a" })));
+    await r.clock.advanceTo(T0 + M);
+    await r.grouper.add(input(event({ pod: "b-0", uid: "b", at: T0 + M })));
+    await r.clock.advanceTo(T0 + 2 * M);
+    await r.grouper.add(input(event({ pod: "c-0", uid: "c", at: T0 + 2 * M })));
+    expect(r.grouper.active).toBe(2);
+    expect(r.grouper.knows(event({ pod: "a-0", uid: "a" }))).toBe(false);
+  });
+});
