@@ -141,7 +141,10 @@ export function createSelfAlarms(opts: SelfAlarmsOptions): SelfAlarms {
   /** Per handler: running totals last seen, and recent failures with their time. */
   const seen = new Map<string, { calls: number; kinds: Record<string, number> }>();
   const recent = new Map<string, Array<{ at: number; failed: number; calls: number; kinds: Record<string, number> }>>();
-  let daily = { at: clock(), ...opts.sources.pipeline(), deadLetters: opts.sources.outbox().deadLetters };
+  // Sources are read only from the first check on: the parts they read may not exist yet when
+  // the self-alarms are constructed.
+  let daily: { at: number; events: number; alarms: number; handlerErrors: number; deadLetters: number } | undefined;
+  const snapshot = (at: number) => ({ at, ...opts.sources.pipeline(), deadLetters: opts.sources.outbox().deadLetters });
 
   const load = async (): Promise<void> => {
     if (loaded || !statePath) return;
@@ -238,7 +241,7 @@ export function createSelfAlarms(opts: SelfAlarmsOptions): SelfAlarms {
     state.heartbeatDate = today;
     const p = opts.sources.pipeline();
     const o = opts.sources.outbox();
-    const since = daily;
+    const since = daily ?? snapshot(now);
     daily = { at: now, ...p, deadLetters: o.deadLetters };
     await save();
     await send(`heartbeat:${today}`, card({
@@ -261,6 +264,7 @@ export function createSelfAlarms(opts: SelfAlarmsOptions): SelfAlarms {
 
   const check = (): Promise<void> => {
     checking = checking.then(async () => {
+      daily ??= snapshot(clock());
       await checkHandlers();
       await checkHeartbeat();
       if (statePath) {

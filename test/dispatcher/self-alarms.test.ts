@@ -71,6 +71,15 @@ describe("settings", () => {
   });
 });
 
+describe("construction", () => {
+  it("reads no source until the first check, so it can be built before the parts it reads", () => {
+    const boom = () => {
+      throw new Error("not built yet");
+    };
+    expect(() => createSelfAlarms({ cluster: "c", timezone: "UTC", kinds: new Set(SELF_ALARM_KINDS), version: "1", logger, deliver: async () => {}, sources: { handlers: boom, outbox: boom, pipeline: boom } })).not.toThrow();
+  });
+});
+
 describe("start and back online", () => {
   it("announces a start with version and handlers", async () => {
     const { alarms, sent, texts } = setup({ stateDir: await stateDir() });
