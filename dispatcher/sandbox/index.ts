@@ -7,5 +7,6 @@ export { QUARANTINE_AFTER, Sandbox } from "./sandbox.ts";
 export { validateBundle } from "./validate-bundle.ts";
 export { HANDLER_GLOBAL } from "./glue.ts";
 export { DEFAULTS as SANDBOX_DEFAULTS } from "./options.ts";
-export { WORKER_URL } from "./worker-host.ts";
+export { BUNDLED_WORKER_FILE, WORKER_URL } from "./worker-host.ts";
+export { BUNDLED_WASM_FILE } from "./wasm-file.ts";
 export type { CallContext, CallOutcome, FailureKind, GuestLog, GuestLogLevel, HandlerStats, LoadResult, SandboxOptions } from "./types.ts";
