@@ -210,22 +210,26 @@ export class Grouper implements AlarmGrouper {
   async #flushNow(): Promise<void> {
     if (this.#closed) return;
     const now = this.#opts.clock.now();
-    const expired = Object.values(this.#state.groups).filter((g) => isExpired(g, now)).map((g) => g.id);
-    if (expired.length) await this.#commit({ t: "expire", groups: expired }, false);
+    try {
+      const expired = Object.values(this.#state.groups).filter((g) => isExpired(g, now)).map((g) => g.id);
+      if (expired.length) await this.#commit({ t: "expire", groups: expired }, false);
 
-    const dueByChannel = new Map<string, { due: boolean; groups: GroupState[] }>();
-    for (const g of Object.values(this.#state.groups)) {
-      const due = dueAt(g);
-      if (due === undefined || due > now + horizon(g)) continue;
-      let entry = dueByChannel.get(g.channel);
-      if (!entry) dueByChannel.set(g.channel, (entry = { due: false, groups: [] }));
-      entry.groups.push(g);
-      entry.due ||= due <= now;
+      const dueByChannel = new Map<string, { due: boolean; groups: GroupState[] }>();
+      for (const g of Object.values(this.#state.groups)) {
+        const due = dueAt(g);
+        if (due === undefined || due > now + horizon(g)) continue;
+        let entry = dueByChannel.get(g.channel);
+        if (!entry) dueByChannel.set(g.channel, (entry = { due: false, groups: [] }));
+        entry.groups.push(g);
+        entry.due ||= due <= now;
+      }
+      // Groups within their horizon only ride along when some group of the channel is really due.
+      for (const [channel, { due, groups }] of dueByChannel) if (due) await this.#notify(channel, groups, now);
+      for (const channel of Object.keys(this.#state.channels)) await this.#release(channel, now);
+    } finally {
+      // Even after a failure: what is still due is tried again (in 5 s), never forgotten.
+      this.#arm(true);
     }
-    // Groups within their horizon only ride along when some group of the channel is really due.
-    for (const [channel, { due, groups }] of dueByChannel) if (due) await this.#notify(channel, groups, now);
-    for (const channel of Object.keys(this.#state.channels)) await this.#release(channel, now);
-    this.#arm(true);
   }
 
   /** Notify a channel's due groups: a card each while the storm budget lasts, else one digest. */

@@ -156,6 +156,19 @@ describe("Grouper storms", () => {
   });
 });
 
+describe("Grouper hand-off", () => {
+  it("retries a card the outbox refused 5 s later, under the same id", async () => {
+    let refusals = 1;
+    const r = await rig({ accept: () => { if (refusals-- > 0) throw new Error("spool full"); } });
+    await r.grouper.add(input(event()));
+    await r.clock.advanceTo(T0 + S);
+    expect(r.sent).toHaveLength(0);
+    const planned = r.grouper.state.channels.default!.queue.map((c) => c.id);
+    await r.clock.advanceTo(T0 + 6 * S);
+    expect(r.sent.map((d) => [d.id, d.at])).toEqual([[planned[0], at(6 * S)]]);
+  });
+});
+
 describe("Grouper bounds", () => {
   it("counts objects beyond the per-group bound and says so on the card", async () => {
     const r = await rig({ settings: { ...settingsWith({}), maxMembersPerGroup: 3 } });
