@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import type { KubeEvent } from "../../sdk/index.ts";
+import { UserError } from "../errors.ts";
 
 const INBOX_DIR = fileURLToPath(new URL("./inbox/", import.meta.url));
 
@@ -147,7 +148,7 @@ export async function startInbox(opts: InboxOptions): Promise<Inbox> {
   const server: Server = createServer(handle);
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(err.code === "EADDRINUSE" ? new Error(`port ${opts.port} on ${host} is in use; pick another with --port`) : err),
+      reject(err.code === "EADDRINUSE" ? new UserError(`port ${opts.port} on ${host} is in use (another edge-alarm dev?); pick another with --port`) : err),
     );
     server.listen(opts.port, host, resolve);
   });

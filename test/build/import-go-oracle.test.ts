@@ -9,7 +9,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +18,7 @@ import { convertExporterConfig } from "../../build/import/convert.ts";
 import { readExporterConfig, type ExporterRoute, type ExporterRule } from "../../build/import/exporter-config.ts";
 import { readEvents } from "../../dispatcher/replay/read-events.ts";
 import { Sandbox } from "../../dispatcher/sandbox/index.ts";
+import { formatTime } from "../../dispatcher/time-format.ts";
 import { normalizeEvent, type KubeEvent } from "../../sdk/index.ts";
 import { REPO_ROOT, SHARED_EVENTS } from "../shared-data.ts";
 
@@ -261,6 +262,42 @@ func main() {
 }
 `;
 
+/** Go's time.Time.String for instants × zones given as lines "zone|RFC 3339"; stdlib only. */
+const GO_TIMES = String.raw`package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+func main() {
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		parts := strings.SplitN(in.Text(), "|", 2)
+		loc, err := time.LoadLocation(parts[0])
+		t, err2 := time.Parse(time.RFC3339, parts[1])
+		if err != nil || err2 != nil {
+			fmt.Println("ERROR")
+			continue
+		}
+		fmt.Println(t.In(loc).String())
+	}
+}
+`;
+
+const ZONES = [
+  "Asia/Shanghai", "Asia/Taipei", "Asia/Hong_Kong", "Asia/Tokyo", "Asia/Seoul", "Asia/Kolkata", "Asia/Singapore", "Asia/Dubai",
+  "Asia/Bangkok", "Asia/Jakarta", "Asia/Manila", "Asia/Karachi", "Asia/Jerusalem", "Asia/Kathmandu", "Europe/London", "Europe/Dublin",
+  "Europe/Lisbon", "Europe/Berlin", "Europe/Paris", "Europe/Moscow", "Europe/Istanbul", "Europe/Athens", "Europe/Kyiv", "Africa/Cairo",
+  "Africa/Johannesburg", "Africa/Lagos", "Africa/Nairobi", "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+  "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu", "America/Toronto", "America/Mexico_City", "America/Sao_Paulo",
+  "America/St_Johns", "Australia/Sydney", "Australia/Adelaide", "Australia/Perth", "Pacific/Auckland", "UTC", "Etc/UTC", "Etc/GMT", "Etc/GMT-8",
+];
+const INSTANTS = ["2019-03-08T08:50:12Z", "2026-01-15T06:00:00Z", "2026-07-15T06:00:00.250Z"];
+
 const GO_MOD = "module oracle\n\ngo 1.24\n\nrequire (\n\tk8s.io/api v0.33.13\n\tk8s.io/apimachinery v0.33.13\n)\n";
 const TIMEZONE = "Asia/Shanghai";
 /** Events per capture file at most, spread evenly, to keep the run short. */
@@ -332,6 +369,22 @@ describe.skipIf(!haveGo)("imported handler vs event-exporter v0.11 (Go reference
     await sandbox?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
+
+  it("formats times as Go does, zone abbreviations included", async () => {
+    const dir = path.join(work, "times");
+    await mkdir(dir);
+    await writeFile(path.join(dir, "main.go"), GO_TIMES);
+    await writeFile(path.join(dir, "go.mod"), "module times\n\ngo 1.24\n");
+    const exe = path.join(dir, "times");
+    const built = spawnSync("go", ["build", "-trimpath", "-o", exe, "."], { cwd: dir, encoding: "utf8", env: { ...process.env, GOTOOLCHAIN: "local", CGO_ENABLED: "0" } });
+    expect(built.status, built.stderr).toBe(0);
+    const cases = ZONES.flatMap((zone) => INSTANTS.map((iso) => ({ zone, iso })));
+    const run = spawnSync(exe, [], { input: cases.map((c) => `${c.zone}|${c.iso}`).join("\n"), encoding: "utf8" });
+    const want = run.stdout.trim().split("\n");
+    expect(want).toHaveLength(cases.length);
+    const got = cases.map((c) => formatTime(c.iso, c.zone, "go"));
+    expect(got).toEqual(want);
+  }, 120_000);
 
   it("sends the same cards for every real captured event", async () => {
     const config = readExporterConfig(readFileSync(path.join(REPO_ROOT, "build/samples/event-exporter-today.yaml"), "utf8"), "today.yaml");
