@@ -16,7 +16,8 @@ import { SDK_VERSION } from "../../sdk/index.ts";
 import { startFeishuDouble, type FeishuDouble } from "../feishu-double/double.ts";
 import { getTestEnv } from "../env/use-testenv.ts";
 import { REPO_ROOT } from "../shared-data.ts";
-import { applyBase, kubectl, NAMESPACE, serviceAccountKubeconfig } from "./cluster.ts";
+import { createEvent, waitFor } from "../e2e/harness.ts";
+import { applyBase, cardText, kubectl, NAMESPACE, serviceAccountKubeconfig } from "./cluster.ts";
 import { deploymentNodeFlags, startBundled, type BundledDispatcher } from "./bundled-process.ts";
 import { parsePrometheusText, sampleValue } from "./prometheus-text.ts";
 
@@ -84,30 +85,13 @@ describe("the bundled dispatcher (image payload)", () => {
   });
 
   it("sends a signed card for a Warning event", async () => {
-    const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
     const pod = `web-${id}`;
-    await readJson(
-      await admin.send("POST", `/api/v1/namespaces/${appNs}/events`, {
-        body: {
-          apiVersion: "v1", kind: "Event", metadata: { name: `${pod}.${Date.now().toString(16)}`, namespace: appNs },
-          involvedObject: { kind: "Pod", namespace: appNs, name: pod, apiVersion: "v1" },
-          reason: "BackOff", message: "Back-off restarting failed container", type: "Warning",
-          source: { component: "kubelet", host: "pi-node-1" }, firstTimestamp: now, lastTimestamp: now, count: 1,
-        },
-      }),
-      "create event",
-    );
+    await createEvent(admin, { namespace: appNs, reason: "BackOff", pod });
     // The watch is cluster-wide, so cards about other tests' events may arrive too: pick ours.
-    const decoded = (body: unknown) => JSON.stringify(body).replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));
-    const deadline = Date.now() + 15_000;
-    let card = double.accepted(token).find((m) => decoded(m.body).includes(pod));
-    while (!card && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      card = double.accepted(token).find((m) => decoded(m.body).includes(pod));
-    }
+    const card = await waitFor(`a card about ${pod}`, () => double.accepted(token).find((m) => cardText(m.body).includes(pod)), 15_000, 100);
     expect(card, "a card about the event").toBeDefined();
-    expect(decoded(card?.body)).toContain(`bundle-${id} alarm`);
-    expect(card?.body).toHaveProperty("sign"); // accepted by the double, so the signature verified
+    expect(cardText(card.body)).toContain(`bundle-${id} alarm`);
+    expect(card.body).toHaveProperty("sign"); // accepted by the double, so the signature verified
   });
 
   it("records its reload as a Kubernetes Event in its namespace, with the ServiceAccount's rights", async () => {

@@ -83,3 +83,8 @@ export async function serviceAccountKubeconfig(): Promise<{ path: string; token:
   await writeFile(file, stringify(doc), { mode: 0o600 });
   return { path: file, token };
 }
+
+/** A card body as text a reader sees: lark_md's numeric entities decoded (names are escaped in cards). */
+export function cardText(body: unknown): string {
+  return JSON.stringify(body).replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
+}

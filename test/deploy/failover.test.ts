@@ -17,7 +17,8 @@ import { SDK_VERSION } from "../../sdk/index.ts";
 import { startFeishuDouble, type FeishuDouble } from "../feishu-double/double.ts";
 import { getTestEnv } from "../env/use-testenv.ts";
 import { REPO_ROOT } from "../shared-data.ts";
-import { kubectl } from "./cluster.ts";
+import { createEvent, waitFor } from "../e2e/harness.ts";
+import { cardText, kubectl } from "./cluster.ts";
 import { startBundled, type BundledDispatcher } from "./bundled-process.ts";
 import { parsePrometheusText, sampleValue } from "./prometheus-text.ts";
 
@@ -34,23 +35,12 @@ let bundle: string;
 let work: string;
 const replicas: Record<string, { d: BundledDispatcher; port: number }> = {};
 
-const decoded = (body: unknown) => JSON.stringify(body).replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));
-const cardsAbout = (pod: string) => double.accepted(token).filter((m) => decoded(m.body).includes(pod));
+const cardsAbout = (pod: string) => double.accepted(token).filter((m) => cardText(m.body).includes(pod));
 
 async function leaderGauge(port: number): Promise<number | undefined> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   if (res.status !== 200) return undefined;
   return sampleValue(parsePrometheusText(await res.text()), "edge_alarm_leader");
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function start(name: string): Promise<{ d: BundledDispatcher; port: number }> {
@@ -70,25 +60,12 @@ async function start(name: string): Promise<{ d: BundledDispatcher; port: number
     },
   });
   const port = await d.healthPort();
-  await until("readyz", async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined), 30_000);
+  await waitFor("readyz", async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined), 30_000);
   replicas[name] = { d, port };
   return { d, port };
 }
 
-async function warning(pod: string): Promise<void> {
-  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-  await readJson(
-    await admin.send("POST", `/api/v1/namespaces/${appNs}/events`, {
-      body: {
-        apiVersion: "v1", kind: "Event", metadata: { name: `${pod}.${Date.now().toString(16)}`, namespace: appNs },
-        involvedObject: { kind: "Pod", namespace: appNs, name: pod, apiVersion: "v1" },
-        reason: "BackOff", message: "Back-off restarting failed container", type: "Warning",
-        source: { component: "kubelet", host: "pi-node-1" }, firstTimestamp: now, lastTimestamp: now, count: 1,
-      },
-    }),
-    "create event",
-  );
-}
+const warning = (pod: string) => createEvent(admin, { namespace: appNs, reason: "BackOff", pod });
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), "edge-alarm-ha-"));
@@ -111,27 +88,27 @@ describe("two replicas with leader election", () => {
     // Until dispatcher/main.ts wires leader election and /metrics, there is nothing to test.
     const gauge = await leaderGauge(a.port);
     if (gauge === undefined) ctx.skip("dispatcher/main.ts does not expose edge_alarm_leader yet");
-    await until("replica-a leads", async () => ((await leaderGauge(a.port)) === 1 ? true : undefined), 10_000);
+    await waitFor("replica-a leads", async () => ((await leaderGauge(a.port)) === 1 ? true : undefined), 10_000);
     const b = await start("replica-b");
     expect(await leaderGauge(b.port)).toBe(0);
 
     await warning(`before-${id}`);
-    await until("a card before the failover", () => cardsAbout(`before-${id}`)[0], 10_000);
+    await waitFor("a card before the failover", () => cardsAbout(`before-${id}`)[0], 10_000);
     await new Promise((r) => setTimeout(r, 1_500));
     expect(cardsAbout(`before-${id}`), "the follower sends nothing while the leader lives").toHaveLength(1);
 
     const killedAt = Date.now();
     a.d.child.kill("SIGKILL"); // a crash: the Lease still names replica-a
     await warning(`during-${id}`);
-    await until("replica-b leads", async () => ((await leaderGauge(b.port)) === 1 ? true : undefined), LEASE_MS + 10_000);
+    await waitFor("replica-b leads", async () => ((await leaderGauge(b.port)) === 1 ? true : undefined), LEASE_MS + 10_000);
     const tookMs = Date.now() - killedAt;
     console.log(`failover after a crash: ${(tookMs / 1000).toFixed(1)} s (lease ${LEASE_MS / 1000} s)`);
     expect(tookMs).toBeLessThan(LEASE_MS + 2_000 * 1.2 + 2_000);
 
     // What arrived while nobody led is sent by the new leader.
-    await until("the card raised during the failover", () => cardsAbout(`during-${id}`)[0], 10_000);
+    await waitFor("the card raised during the failover", () => cardsAbout(`during-${id}`)[0], 10_000);
     await warning(`after-${id}`);
-    await until("a card after the failover", () => cardsAbout(`after-${id}`)[0], 10_000);
+    await waitFor("a card after the failover", () => cardsAbout(`after-${id}`)[0], 10_000);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(cardsAbout(`during-${id}`)).toHaveLength(1);
     expect(cardsAbout(`after-${id}`)).toHaveLength(1);
