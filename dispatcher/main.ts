@@ -5,7 +5,8 @@
  */
 import { normalizeEvent } from "../sdk/index.ts";
 import type { Logger } from "./log.ts";
-import { loadConfig, describeConfig, type Config } from "./config.ts";
+import { ConfigError, loadConfig, describeConfig, type Config } from "./config.ts";
+import { fileNflogStore, Grouper, groupingSettingsFromEnv, systemClock } from "./grouping/index.ts";
 import { inClusterClient, kubeconfigClient, type KubeClient } from "./kube/client.ts";
 import { ListWatch, eventPaths, type WatchNotification } from "./kube/list-watch.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
@@ -45,6 +46,8 @@ async function connect(opts: RunOptions, env: Record<string, string | undefined>
 export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
   const env = opts.env ?? process.env;
   const config = loadConfig(env); // throws ConfigError listing every problem
+  const grouping = groupingSettingsFromEnv(env);
+  if (grouping.problems.length) throw new ConfigError(grouping.problems);
   const logger = opts.logger;
   logger.info({ config: describeConfig(config) }, "edge-alarm starting");
 
@@ -73,7 +76,17 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
   const checkpoint = config.stateDir ? new Checkpoint(config.stateDir, logger) : undefined;
   const saved = await checkpoint?.load();
   if (!checkpoint) logger.warn("EDGE_ALARM_STATE_DIR is unset: after a restart, events of the last few minutes may be alarmed again");
+  const grouper = await Grouper.open({
+    cluster: config.cluster,
+    timezone: config.timezone,
+    logger: logger.child({ component: "grouping" }),
+    clock: systemClock((err) => logger.error({ err }, "grouping timer failed")),
+    deliver: (d) => outbox.enqueue(d),
+    settings: grouping.settings,
+    ...(config.stateDir ? { store: fileNflogStore(config.stateDir) } : {}),
+  });
   const pipeline = new Pipeline({
+    grouper,
     host: sandbox,
     handlers: handlers.current,
     cluster: config.cluster,
@@ -165,6 +178,7 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
       clearTimeout(missingTimer);
       await configMapWatch.stop();
       await eventWatch?.stop();
+      await grouper.close();
       await outbox.drain(5_000).catch((err: unknown) => logger.warn({ err: (err as Error).message }, "undelivered alarms remain in the spool"));
       await outbox.stop();
       if (checkpoint) await checkpoint.save(pipeline.occurrences);

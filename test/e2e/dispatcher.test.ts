@@ -33,6 +33,9 @@ function env(): Record<string, string> {
     EDGE_ALARM_CLUSTER: "e2e", EDGE_ALARM_NAMESPACE: sysNs, EDGE_ALARM_WATCH_NAMESPACES: ns,
     EDGE_ALARM_STATE_DIR: stateDir, EDGE_ALARM_TIMEZONE: "Asia/Shanghai",
     EDGE_ALARM_FEISHU_WEBHOOK: double.url(token), EDGE_ALARM_FEISHU_SECRET: secret,
+    // These tests send a dozen distinct alarms a minute on purpose; with the default storm control
+    // they would be held for digests. Grouping itself is covered by test/dispatcher/grouping.
+    EDGE_ALARM_DIGEST_GROUPS: "1000", EDGE_ALARM_STORM_BURST: "100", EDGE_ALARM_STORM_PERIOD: "1s",
   };
 }
 
