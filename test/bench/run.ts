@@ -7,6 +7,8 @@ import os from "node:os";
 
 const SECTIONS: Record<string, () => Promise<unknown>> = {
   sandbox: async () => (await import("./sandbox.bench.ts")).benchSandbox(),
+  storm: async () => (await import("./storm.bench.ts")).benchStorm(),
+  memory: async () => (await import("./memory.bench.ts")).benchMemory(),
 };
 
 const only = process.argv.slice(2);
