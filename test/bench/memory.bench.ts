@@ -14,7 +14,7 @@
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { copyFile, mkdtemp, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -104,8 +104,8 @@ async function bareFloor(flags: string[], processEnv: Record<string, string>, wi
 }
 
 /** Two small extra handlers next to the default one: 3 handlers, as the targets assume. */
-async function handlersDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), "edge-alarm-bench-handlers-"));
+async function handlersDir(work: string): Promise<string> {
+  const dir = await mkdtemp(path.join(work, "handlers-"));
   await copyFile(path.join(REPO_ROOT, "handlers/default.ts"), path.join(dir, "default.ts"));
   await writeFile(
     path.join(dir, "node-trouble.ts"),
@@ -216,13 +216,13 @@ export async function benchMemory(): Promise<void> {
   let double: FeishuDouble | undefined;
   let admin: KubeClient | undefined;
   const log = () => undefined;
+  const work = await mkdtemp(path.join(tmpdir(), "edge-alarm-bench-memory-"));
   try {
-    const work = await mkdtemp(path.join(tmpdir(), "edge-alarm-bench-memory-"));
     plane = await startControlPlane({ log, kubeconfigPath: path.join(work, "kubeconfig") });
     const kc = plane.kubeconfigPath;
     const dist = await bundleDispatcher({ outDir: path.join(work, "dist") });
     await kubectl(kc, ["apply", "-k", path.join(REPO_ROOT, "deploy")]);
-    const built = await buildConfigMap(await handlersDir(), { namespace: "monitoring" });
+    const built = await buildConfigMap(await handlersDir(work), { namespace: "monitoring" });
     await kubectl(kc, ["apply", "-f", "-"], built.yaml);
     const token = (await kubectl(kc, ["create", "token", "edge-alarm", "-n", "monitoring", "--duration=1h"])).trim();
     admin = await kubeconfigClient(kc);
@@ -330,6 +330,7 @@ export async function benchMemory(): Promise<void> {
     await admin?.close();
     await double?.close();
     await plane?.stop();
+    await rm(work, { recursive: true, force: true });
   }
 }
 

@@ -4,7 +4,7 @@
  * against the real apiserver, sends a card to the Feishu double for a Warning event.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -67,6 +67,7 @@ afterAll(async () => {
   await dispatcher?.stop();
   await double?.close();
   await admin?.close();
+  if (bundle) await rm(bundle.outDir, { recursive: true, force: true });
 });
 
 describe("the bundled dispatcher (image payload)", () => {

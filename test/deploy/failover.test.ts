@@ -5,7 +5,7 @@
  * namespace and its own Lease, so it cannot disturb other files (RBAC is rbac.test.ts's job).
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -80,6 +80,7 @@ afterAll(async () => {
   for (const r of Object.values(replicas)) await r.d.stop();
   await double?.close();
   await admin?.close();
+  if (work) await rm(work, { recursive: true, force: true });
 });
 
 describe("two replicas with leader election", () => {
