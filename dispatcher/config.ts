@@ -4,6 +4,7 @@
  * are never logged (see `describeConfig`).
  */
 import { describeChannels, loadChannels, type ChannelConfig } from "./channels.ts";
+import { groupingSettingsFromEnv, type GroupingSettings } from "./grouping/index.ts";
 import { assertTimezone } from "./time-format.ts";
 
 export interface Config {
@@ -27,6 +28,8 @@ export interface Config {
   channels: Map<string, ChannelConfig>;
   /** EDGE_ALARM_SPOOL_CAP_BYTES: spool size before the oldest pending alarms are folded into a summary. */
   spoolCapBytes: number;
+  /** EDGE_ALARM_GROUP_WAIT, _GROUP_INTERVAL, _REPEAT_INTERVAL, _DIGEST_GROUPS, _STORM_*: see grouping/settings.ts. */
+  grouping: GroupingSettings;
   /** EDGE_ALARM_HTTP_PORT: /healthz, /readyz. */
   httpPort: number;
   /** EDGE_ALARM_INITIAL_MAX_AGE_SECONDS: with no checkpoint, listed events older than this are not alarmed. */
@@ -84,6 +87,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const { channels, problems: channelProblems } = loadChannels(env);
   problems.push(...channelProblems);
 
+  const grouping = groupingSettingsFromEnv(env);
+  problems.push(...grouping.problems);
+
   const config: Config = {
     cluster,
     namespace,
@@ -93,6 +99,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     timezone,
     channels,
     spoolCapBytes: int("EDGE_ALARM_SPOOL_CAP_BYTES", 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
+    grouping: grouping.settings,
     httpPort: int("EDGE_ALARM_HTTP_PORT", 8080, 0, 65535),
     initialMaxAgeSeconds: int("EDGE_ALARM_INITIAL_MAX_AGE_SECONDS", 600, 0, 86_400),
     handlerTimeoutMs: int("EDGE_ALARM_HANDLER_TIMEOUT_MS", 50, 1, 10_000),

@@ -5,8 +5,8 @@
  */
 import { normalizeEvent } from "../sdk/index.ts";
 import type { Logger } from "./log.ts";
-import { ConfigError, loadConfig, describeConfig, type Config } from "./config.ts";
-import { fileNflogStore, Grouper, groupingSettingsFromEnv, systemClock } from "./grouping/index.ts";
+import { loadConfig, describeConfig, type Config } from "./config.ts";
+import { fileNflogStore, Grouper, systemClock } from "./grouping/index.ts";
 import { inClusterClient, kubeconfigClient, type KubeClient } from "./kube/client.ts";
 import { ListWatch, eventPaths, type WatchNotification } from "./kube/list-watch.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
@@ -46,8 +46,6 @@ async function connect(opts: RunOptions, env: Record<string, string | undefined>
 export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
   const env = opts.env ?? process.env;
   const config = loadConfig(env); // throws ConfigError listing every problem
-  const grouping = groupingSettingsFromEnv(env);
-  if (grouping.problems.length) throw new ConfigError(grouping.problems);
   const logger = opts.logger;
   logger.info({ config: describeConfig(config) }, "edge-alarm starting");
 
@@ -82,7 +80,7 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
     logger: logger.child({ component: "grouping" }),
     clock: systemClock((err) => logger.error({ err }, "grouping timer failed")),
     deliver: (d) => outbox.enqueue(d),
-    settings: grouping.settings,
+    settings: config.grouping,
     ...(config.stateDir ? { store: fileNflogStore(config.stateDir) } : {}),
   });
   const pipeline = new Pipeline({
