@@ -5,6 +5,7 @@
  */
 import { describeChannels, loadChannels, type ChannelConfig } from "./channels.ts";
 import { groupingSettingsFromEnv, type GroupingSettings } from "./grouping/index.ts";
+import { envReader } from "./env-reader.ts";
 import { assertTimezone } from "./time-format.ts";
 
 export interface Config {
@@ -52,17 +53,7 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const problems: string[] = [];
-  const get = (name: string) => env[name]?.trim() || undefined;
-  const int = (name: string, def: number, min: number, max: number): number => {
-    const raw = get(name);
-    if (raw === undefined) return def;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be a whole number from ${min} to ${max}`);
-      return def;
-    }
-    return n;
-  };
+  const { get, int } = envReader(env, problems);
 
   const cluster = get("EDGE_ALARM_CLUSTER") ?? "";
   if (!cluster) problems.push("EDGE_ALARM_CLUSTER is required: the cluster name shown on every card");

@@ -3,6 +3,7 @@
  * the parsing of `EDGE_ALARM_GROUP_*` environment variables and of a handler's `grouping`
  * declaration. Durations are written like Alertmanager's: `500ms`, `1s`, `5m`, `1h30m`.
  */
+import { envReader } from "../env-reader.ts";
 
 /** The three Alertmanager timers, in milliseconds. */
 export interface GroupTiming {
@@ -143,7 +144,7 @@ export function timingFor(global: GroupTiming, handler: HandlerGrouping | undefi
  */
 export function groupingSettingsFromEnv(env: Record<string, string | undefined>): { settings: GroupingSettings; problems: string[] } {
   const problems: string[] = [];
-  const get = (name: string) => env[name]?.trim() || undefined;
+  const { get, int: whole } = envReader(env, problems);
   const duration = (name: string, key: keyof GroupTiming | undefined, def: number, min = 0, max = Infinity): number => {
     const raw = get(name);
     if (raw === undefined) return def;
@@ -159,16 +160,6 @@ export function groupingSettingsFromEnv(env: Record<string, string | undefined>)
       problems.push(`${name}: ${(err as Error).message}`);
       return def;
     }
-  };
-  const whole = (name: string, def: number, min: number, max: number): number => {
-    const raw = get(name);
-    if (raw === undefined) return def;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be a whole number from ${min} to ${max}`);
-      return def;
-    }
-    return n;
   };
   const d = DEFAULT_GROUPING;
   const settings: GroupingSettings = {
