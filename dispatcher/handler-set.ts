@@ -5,13 +5,15 @@
  * that handler. Every outcome is logged and recorded as an Event on the ConfigMap.
  */
 import type { MatchSpec } from "../sdk/index.ts";
+import { parseHandlerGrouping, type HandlerGrouping } from "./grouping/settings.ts";
 import { bundleKey, parseHandlersConfigMap } from "./handlers-configmap.ts";
 import type { Logger } from "./log.ts";
 import type { LoadedHandler } from "./pipeline/pipeline.ts";
 
 /** What the set needs from the sandbox. */
 export interface BundleLoader {
-  load(name: string, code: string): Promise<{ ok: true; match?: MatchSpec } | { ok: false; error: string }>;
+  /** `grouping` is the handler's declaration as written (`{ wait?, interval?, repeat? }`), parsed here. */
+  load(name: string, code: string): Promise<{ ok: true; match?: MatchSpec; grouping?: unknown } | { ok: false; error: string }>;
   unload(name: string): Promise<void>;
 }
 
@@ -25,7 +27,10 @@ interface Live {
   /** Versioned name in the sandbox (`default@1a2b3c4d`). */
   sandboxName: string;
   match?: MatchSpec;
+  grouping?: HandlerGrouping;
 }
+
+type Loaded = { ok: true; match?: MatchSpec; grouping?: HandlerGrouping } | { ok: false; error: string };
 
 export class HandlerSet {
   /** Reloads that changed something, for the metrics. */
@@ -64,6 +69,23 @@ export class HandlerSet {
     return this.#queue;
   }
 
+  /**
+   * Loads a bundle and reads its grouping timers. Timers the grouper cannot use refuse the bundle
+   * like a load error: running the handler on the dispatcher's timers instead would silently
+   * ignore what its author wrote.
+   */
+  async #load(sandboxName: string, code: string): Promise<Loaded> {
+    const result = await this.#loader.load(sandboxName, code);
+    if (!result.ok) return result;
+    const { grouping, problems } = parseHandlerGrouping(result.grouping);
+    if (problems.length === 0) {
+      return { ok: true, ...(result.match ? { match: result.match } : {}), ...(Object.keys(grouping).length ? { grouping } : {}) };
+    }
+    // The sandbox took the bundle; it must not stay loaded beside the version that is kept.
+    await this.#loader.unload(sandboxName);
+    return { ok: false, error: problems.join("; ") };
+  }
+
   async #apply(configMap: Record<string, unknown>): Promise<void> {
     const parsed = parseHandlersConfigMap(configMap);
     const previous = new Map(this.#live.map((l) => [l.name, l]));
@@ -77,9 +99,9 @@ export class HandlerSet {
         continue;
       }
       const sandboxName = `${bundle.name}@${bundle.sha256.slice(0, 12)}`;
-      const result = await this.#loader.load(sandboxName, bundle.code);
+      const result = await this.#load(sandboxName, bundle.code);
       if (result.ok) {
-        next.push({ name: bundle.name, sha256: bundle.sha256, sandboxName, ...(result.match ? { match: result.match } : {}) });
+        next.push({ name: bundle.name, sha256: bundle.sha256, sandboxName, ...(result.match ? { match: result.match } : {}), ...(result.grouping ? { grouping: result.grouping } : {}) });
         loaded.push(`${bundle.name} (${bundle.sha256.slice(0, 12)})`);
       } else {
         rejected.push(`handler ${bundle.name}: ${result.error}${old ? " (keeping the previous version)" : ""}`);
@@ -93,7 +115,7 @@ export class HandlerSet {
     }
     const removed = [...previous.values()].filter((l) => !next.includes(l));
     this.#live = next.sort((a, b) => a.name.localeCompare(b.name));
-    this.#view = this.#live.map((l) => ({ name: l.sandboxName, ...(l.match ? { match: l.match } : {}) }));
+    this.#view = this.#live.map((l) => ({ name: l.sandboxName, ...(l.match ? { match: l.match } : {}), ...(l.grouping ? { grouping: l.grouping } : {}) }));
     this.#applied = true;
     for (const old of previous.values()) if (!this.#live.includes(old)) await this.#loader.unload(old.sandboxName);
 

@@ -12,11 +12,15 @@
  * so a handler that replaces those globals only confuses itself.
  */
 
+import type { GroupingDeclaration } from "./types.ts";
+
 /** The global name the esbuild IIFE bundle assigns its module namespace to (`globalName`). */
 export const HANDLER_GLOBAL = "__edgeAlarmHandler";
 
 /** What `init()` reports after the bundle ran. */
-export type GlueInit = { ok: true; match?: Record<string, string | string[]>; fn: boolean } | { ok: false; error: string };
+export type GlueInit =
+  | { ok: true; match?: Record<string, string | string[]>; grouping?: GroupingDeclaration; fn: boolean }
+  | { ok: false; error: string };
 
 /** What `describe(error)` reports about a thrown value. */
 export interface GlueError {
@@ -30,7 +34,9 @@ export const GLUE_SOURCE = String.raw`(function setup(hostFormatTime, handlerNam
   "use strict";
   const parse = JSON.parse, stringify = JSON.stringify, isArray = Array.isArray, keys = Object.keys;
   const toStr = String, ErrorCtor = Error, TypeErrorCtor = TypeError, DateCtor = Date, parseDate = Date.parse;
+  const protoOf = Object.getPrototypeOf, ObjectProto = Object.prototype;
   const SPEC_KEYS = ["type", "reason", "kind", "namespace"];
+  const GROUPING_KEYS = ["wait", "interval", "repeat"];
   const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)$/;
   let handler, matchFn;
   let cluster = "", timezone = "UTC", zone = null, formatTime = makeFormatTime();
@@ -101,6 +107,26 @@ export const GLUE_SOURCE = String.raw`(function setup(hostFormatTime, handlerNam
     return stringify({ ok: false, error: error });
   }
 
+  // The shape of handler.grouping: a plain object of duration strings. The durations themselves
+  // are parsed by the dispatcher (one parser for handlers and EDGE_ALARM_GROUP_*). Returns
+  // { timers } or { error }.
+  function readGrouping(g) {
+    if (g === undefined) return {};
+    const proto = typeof g === "object" && g !== null && !isArray(g) ? protoOf(g) : undefined;
+    if (proto !== ObjectProto && proto !== null) {
+      return { error: "grouping must be a plain object { wait?, interval?, repeat? } of duration strings such as \"30s\", got " + (proto === undefined ? kindOf(g) : "an object with a prototype") };
+    }
+    const timers = {};
+    for (const k of keys(g)) {
+      if (GROUPING_KEYS.indexOf(k) < 0) return { error: "grouping has unknown key " + stringify(k) + " (allowed: " + GROUPING_KEYS.join(", ") + ")" };
+      const v = g[k];
+      if (v === undefined) continue;
+      if (typeof v !== "string") return { error: "grouping." + k + " must be a duration string such as \"5m\", got " + kindOf(v) };
+      timers[k] = v;
+    }
+    return { timers: timers };
+  }
+
   function init() {
     const ns = typeof ${HANDLER_GLOBAL} === "undefined" ? undefined : ${HANDLER_GLOBAL};
     if (ns === undefined || ns === null) {
@@ -126,8 +152,10 @@ export const GLUE_SOURCE = String.raw`(function setup(hostFormatTime, handlerNam
         spec[k] = typeof v === "string" ? v : v.slice();
       }
     }
+    const grouping = readGrouping(h.grouping);
+    if (grouping.error !== undefined) return refuse(grouping.error);
     handler = h;
-    return stringify({ ok: true, match: spec, fn: matchFn !== undefined });
+    return stringify({ ok: true, match: spec, grouping: grouping.timers, fn: matchFn !== undefined });
   }
 
   function configure(newCluster, newTimezone, zoneJson) {

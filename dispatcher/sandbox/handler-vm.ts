@@ -122,7 +122,7 @@ export class HandlerVm {
     initResult.value.dispose();
     const logs = this.#takeLogs();
     if (!init.ok) return { result: { ok: false, name, error: `${prefix}: ${init.error}` }, logs };
-    const result: LoadResult = init.match ? { ok: true, name, match: init.match, hasMatchFunction: init.fn } : { ok: true, name, hasMatchFunction: init.fn };
+    const result: LoadResult = { ok: true, name, ...(init.match ? { match: init.match } : {}), ...(init.grouping ? { grouping: init.grouping } : {}), hasMatchFunction: init.fn };
     return { vm: this, result, logs };
   }
 

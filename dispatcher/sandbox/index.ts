@@ -9,4 +9,4 @@ export { HANDLER_GLOBAL } from "./glue.ts";
 export { DEFAULTS as SANDBOX_DEFAULTS } from "./options.ts";
 export { BUNDLED_WORKER_FILE, WORKER_URL } from "./worker-host.ts";
 export { BUNDLED_WASM_FILE } from "./wasm-file.ts";
-export type { CallContext, CallOutcome, FailureKind, GuestLog, GuestLogLevel, HandlerStats, LoadResult, SandboxOptions } from "./types.ts";
+export type { CallContext, CallOutcome, FailureKind, GroupingDeclaration, GuestLog, GuestLogLevel, HandlerStats, LoadResult, SandboxOptions } from "./types.ts";

@@ -52,8 +52,15 @@ export type FailureKind =
   /** No handler of that name is loaded. */
   | "not-loaded";
 
+/**
+ * A handler's `grouping` declaration as the bundle wrote it: checked for shape only (a plain
+ * object of these keys holding strings); the dispatcher parses the durations
+ * (`parseHandlerGrouping` in dispatcher/grouping/settings.ts).
+ */
+export type GroupingDeclaration = Partial<Record<"wait" | "interval" | "repeat", string>>;
+
 export type LoadResult =
-  | { ok: true; name: string; match?: MatchSpec; hasMatchFunction: boolean }
+  | { ok: true; name: string; match?: MatchSpec; grouping?: GroupingDeclaration; hasMatchFunction: boolean }
   | { ok: false; name: string; error: string };
 
 export type GuestLogLevel = "log" | "info" | "warn" | "error" | "debug";

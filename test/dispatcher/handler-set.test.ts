@@ -86,3 +86,52 @@ describe("HandlerSet", () => {
     expect(reports.at(-1)?.message).toContain("removed a");
   });
 });
+
+describe("HandlerSet: a handler's grouping timers", () => {
+  let sb: Sandbox;
+  let warnings: string[];
+  let timed: HandlerSet;
+  /** A bundle whose default export declares `grouping` (source text, e.g. `{ wait: "30s" }`). */
+  const grouped = (grouping: string, title = "g") =>
+    `var __edgeAlarmHandler = { default: { grouping: ${grouping}, handle: () => ({ card: { elements: [{ tag: "div", text: { tag: "plain_text", content: ${JSON.stringify(title)} } }] } }) } };\n`;
+
+  beforeAll(async () => {
+    sb = await Sandbox.create({ logger: quiet });
+    warnings = [];
+    timed = new HandlerSet(sb, quiet, async (type, _reason, message) => void (type === "Warning" && warnings.push(message)));
+  });
+  afterAll(() => sb.close());
+
+  it("parses the declared durations into the handler the pipeline sees", async () => {
+    await timed.apply(configMap({ slow: grouped(`{ wait: "30s", interval: "10m", repeat: "1h30m" }`), plain: bundle("p") }));
+    const byName = Object.fromEntries(timed.current().map((h) => [h.name.replace(/@.*/, ""), h]));
+    expect(byName.slow?.grouping).toEqual({ waitMs: 30_000, intervalMs: 600_000, repeatMs: 5_400_000 });
+    expect(byName.plain && "grouping" in byName.plain).toBe(false);
+    expect(warnings).toEqual([]);
+  });
+
+  const refused: Array<[string, string, RegExp]> = [
+    ["a duration the grouper cannot read", `{ wait: "soon" }`, /grouping\.wait: "soon" is not a duration/],
+    ["a duration out of bounds", `{ wait: "30s", repeat: "30s" }`, /grouping\.repeat must be between 1m and 168h, got 30s/],
+    ["a value of the wrong type (refused by the sandbox)", `{ interval: 300 }`, /grouping\.interval must be a duration string/],
+  ];
+  for (const [what, grouping, message] of refused) {
+    it(`rejects a new version with ${what} and keeps the previous one with its timers`, async () => {
+      const before = timed.current().find((h) => h.name.startsWith("slow@"));
+      await timed.apply(configMap({ slow: grouped(grouping, "new"), plain: bundle("p") }));
+      const after = timed.current().find((h) => h.name.startsWith("slow@"));
+      expect(after).toEqual(before);
+      expect(warnings.at(-1)).toMatch(message);
+      expect(warnings.at(-1)).toMatch(/^handler slow: .*\(keeping the previous version\)$/);
+      // The refused version does not stay loaded in the sandbox.
+      expect(sb.names().filter((n) => n.startsWith("slow@"))).toEqual([before?.name]);
+    });
+  }
+
+  it("a first version with bad timers is not loaded at all", async () => {
+    await timed.apply(configMap({ slow: grouped(`{ wait: "30s", interval: "10m", repeat: "1h30m" }`), plain: bundle("p"), fresh: grouped(`{ wait: "2h" }`) }));
+    expect(timed.describe().map((d) => d.name)).toEqual(["plain", "slow"]);
+    expect(warnings.at(-1)).toBe("handler fresh: grouping.wait must be between 0s and 1h, got 2h");
+    expect(sb.names().some((n) => n.startsWith("fresh@"))).toBe(false);
+  });
+});
