@@ -316,7 +316,7 @@ export async function benchMemory(): Promise<void> {
       row(`storm peak, ${STORM_EVENTS} events at ${rate.toFixed(0)}/s, ${config.name}`, top, `backlog done ${Number.isFinite(drainMs) ? `${(drainMs / 1000).toFixed(1)} s` : "not within 120 s"} after the last event`);
       row(`5 s after the storm`, after);
       const sent = double.accepted("bench").length;
-      console.log(`cards accepted by the double during the storm: ${sent} (its rate limit is 5/s, 100/min: the rest waits in the outbox)`);
+      console.log(`cards accepted by the double so far: ${sent} (alarms are grouped into digests and sent within the webhook's 5/s, 100/min)`);
       const deployedIdle = idle.find((i) => i.config === config)?.s;
       console.log(`\ntargets: idle anon ≤ ${TARGETS.idleAnon} MiB, idle RSS ≤ ${TARGETS.idleRss} MiB, storm peak anon ≤ ${TARGETS.stormAnon} MiB`);
       if (deployedIdle) {
