@@ -5,7 +5,9 @@
  */
 import { describeChannels, loadChannels, type ChannelConfig } from "./channels.ts";
 import { groupingSettingsFromEnv, type GroupingSettings } from "./grouping/index.ts";
+import { hostname } from "node:os";
 import { envReader } from "./env-reader.ts";
+import { parseSelfAlarmKinds, parseTimeOfDay, type SelfAlarmKind } from "./self-alarms.ts";
 import { assertTimezone } from "./time-format.ts";
 
 export interface Config {
@@ -37,6 +39,16 @@ export interface Config {
   initialMaxAgeSeconds: number;
   /** EDGE_ALARM_HANDLER_TIMEOUT_MS: per-event deadline of a handler. */
   handlerTimeoutMs: number;
+  /** EDGE_ALARM_LEADER_ELECTION: with several replicas, only the holder of the Lease sends. Default false. */
+  leaderElection: boolean;
+  /** EDGE_ALARM_LEASE_NAME: the Lease in `namespace`. Default edge-alarm. */
+  leaseName: string;
+  /** EDGE_ALARM_POD_NAME, else the host name: this replica's identity in the Lease. */
+  podName: string;
+  /** EDGE_ALARM_SELF_ALARMS: which cards about edge-alarm itself are sent. */
+  selfAlarms: Set<SelfAlarmKind>;
+  /** EDGE_ALARM_HEARTBEAT_AT: HH:MM local time of the daily heartbeat (09:00 when the kind is on). */
+  heartbeatAt: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -81,6 +93,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const grouping = groupingSettingsFromEnv(env);
   problems.push(...grouping.problems);
 
+  const leaderElection = get("EDGE_ALARM_LEADER_ELECTION") ?? "false";
+  if (leaderElection !== "true" && leaderElection !== "false") problems.push(`EDGE_ALARM_LEADER_ELECTION=${JSON.stringify(leaderElection)} must be true or false`);
+  const leaseName = get("EDGE_ALARM_LEASE_NAME") ?? "edge-alarm";
+  if (!DNS_SUBDOMAIN.test(leaseName)) problems.push(`EDGE_ALARM_LEASE_NAME=${JSON.stringify(leaseName)} is not a valid Lease name`);
+  const selfAlarms = parseSelfAlarmKinds(get("EDGE_ALARM_SELF_ALARMS"));
+  problems.push(...selfAlarms.problems);
+  const heartbeat = parseTimeOfDay(get("EDGE_ALARM_HEARTBEAT_AT"));
+  problems.push(...heartbeat.problems);
+
   const config: Config = {
     cluster,
     namespace,
@@ -91,6 +112,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     channels,
     spoolCapBytes: int("EDGE_ALARM_SPOOL_CAP_BYTES", 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
     grouping: grouping.settings,
+    leaderElection: leaderElection === "true",
+    leaseName,
+    podName: get("EDGE_ALARM_POD_NAME") ?? hostname(),
+    selfAlarms: selfAlarms.kinds,
+    heartbeatAt: heartbeat.time ?? (selfAlarms.kinds.has("heartbeat") ? "09:00" : undefined),
     httpPort: int("EDGE_ALARM_HTTP_PORT", 8080, 0, 65535),
     initialMaxAgeSeconds: int("EDGE_ALARM_INITIAL_MAX_AGE_SECONDS", 600, 0, 86_400),
     handlerTimeoutMs: int("EDGE_ALARM_HANDLER_TIMEOUT_MS", 50, 1, 10_000),
@@ -101,5 +127,5 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 /** The configuration as it may be logged: secrets replaced by whether they are set. */
 export function describeConfig(c: Config): Record<string, unknown> {
-  return { ...c, channels: describeChannels(c.channels) };
+  return { ...c, channels: describeChannels(c.channels), selfAlarms: [...c.selfAlarms] };
 }

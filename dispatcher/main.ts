@@ -1,7 +1,8 @@
 /**
  * The composition root of `edge-alarm run`: the only place that names concrete parts. It wires
  * the handlers ConfigMap watch → handler set → sandbox, and the Event watch → pipeline →
- * outbox → sinks, plus the checkpoint and the health endpoint.
+ * grouping → (leader gate) → outbox → sinks, plus the checkpoint, self-alarms, and the
+ * health and metrics endpoint.
  */
 import { normalizeEvent } from "../sdk/index.ts";
 import type { Logger } from "./log.ts";
@@ -18,6 +19,10 @@ import { Checkpoint } from "./state/checkpoint.ts";
 import { startHttpServer } from "./http-server.ts";
 import { createOutbox } from "./outbox/outbox.ts";
 import { createSinks, DEFAULT_CHANNEL } from "./channels.ts";
+import { LeaderElector, leaderGate } from "./kube/leader-election.ts";
+import { createMetrics, edgeAlarmVersion, METRICS_CONTENT_TYPE, registerDispatcherMetrics } from "./metrics.ts";
+import { createSelfAlarms } from "./self-alarms.ts";
+import type { Delivery } from "./pipeline/pipeline.ts";
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
@@ -58,6 +63,7 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
       { kind: "ConfigMap", apiVersion: "v1", namespace: config.namespace, name: config.handlersConfigMap, ...(meta.uid ? { uid: meta.uid } : {}), ...(meta.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}) },
       type, reason, message,
     );
+    if (reason === "HandlerRejected") await selfAlarms.handlerRejected(message);
   });
 
   const sinks = createSinks(config.channels, logger, { env });
@@ -71,6 +77,30 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
   });
   outbox.start();
 
+  // With several replicas only the Lease holder sends; followers hold the last 30 s for a failover.
+  const elector = config.leaderElection
+    ? new LeaderElector({ client, namespace: config.namespace, name: config.leaseName, identity: config.podName, logger: logger.child({ component: "leader-election" }) })
+    : undefined;
+  const send: (d: Delivery) => Promise<void> = elector
+    ? leaderGate<Delivery>(elector, (d) => outbox.enqueue(d), { holdMs: 30_000, onError: (err) => logger.error({ err }, "could not hand over a held alarm") })
+    : (d) => outbox.enqueue(d);
+  elector?.start();
+
+  const version = edgeAlarmVersion();
+  const selfAlarms = createSelfAlarms({
+    cluster: config.cluster,
+    timezone: config.timezone,
+    kinds: config.selfAlarms,
+    version,
+    deliver: send,
+    logger,
+    ...(config.stateDir ? { stateDir: config.stateDir } : {}),
+    ...(config.heartbeatAt ? { heartbeatAt: config.heartbeatAt } : {}),
+    sources: { handlers: () => sandbox.stats(), outbox: () => outbox.stats(), pipeline: () => pipeline.stats },
+  });
+  selfAlarms.start();
+  let announced = false;
+
   const checkpoint = config.stateDir ? new Checkpoint(config.stateDir, logger) : undefined;
   const saved = await checkpoint?.load();
   if (!checkpoint) logger.warn("EDGE_ALARM_STATE_DIR is unset: after a restart, events of the last few minutes may be alarmed again");
@@ -79,7 +109,7 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
     timezone: config.timezone,
     logger: logger.child({ component: "grouping" }),
     clock: systemClock((err) => logger.error({ err }, "grouping timer failed")),
-    deliver: (d) => outbox.enqueue(d),
+    deliver: send,
     settings: config.grouping,
     ...(config.stateDir ? { store: fileNflogStore(config.stateDir) } : {}),
   });
@@ -91,7 +121,7 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
     timezone: config.timezone,
     logger,
     occurrences: new Occurrences(20_000, saved?.entries ?? []),
-    deliver: (d) => outbox.enqueue(d),
+    deliver: send,
   });
   // Without a checkpoint, a first list would alarm every stored Event (up to an hour old): only recent ones count.
   let firstList = !saved;
@@ -148,6 +178,10 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
       await handlers.apply(n.object);
       // Events are watched only once handlers run, so none is marked handled by an empty set.
       if (handlers.ready) startEventWatch();
+      if (handlers.ready && !announced) {
+        announced = true;
+        await selfAlarms.started(handlers.describe().map((h) => h.name));
+      }
     },
   });
   configMapWatch.start();
@@ -155,11 +189,22 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
     if (!handlers.ready) logger.error(`no handlers loaded yet: is ConfigMap ${config.namespace}/${config.handlersConfigMap} applied? (edge-alarm build | kubectl apply -f -)`);
   }, 10_000);
 
+  const metrics = createMetrics();
+  registerDispatcherMetrics(metrics, {
+    pipeline: () => pipeline.stats,
+    outbox: () => outbox.stats(),
+    handlers: () => sandbox.stats(),
+    handlerSet: () => handlers,
+    watches: () => ({ configmap: configMapWatch, events: eventWatch }),
+    ...(elector ? { isLeader: () => elector.isLeader } : {}),
+  }, { version });
+
   const http = await startHttpServer(config.httpPort, {
     notReady: () => [
       ...(handlers.ready ? [] : ["no handlers loaded"]),
       ...(eventWatch?.established ? [] : ["event watch not established"]),
     ],
+    extraRoutes: { "/metrics": () => ({ contentType: METRICS_CONTENT_TYPE, body: metrics.render() }) },
   });
   logger.info({ port: http.port }, "health endpoint listening");
 
@@ -174,10 +219,13 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
     async stop() {
       clearInterval(firstListDone);
       clearTimeout(missingTimer);
+      await selfAlarms.stop();
       await configMapWatch.stop();
       await eventWatch?.stop();
       await grouper.close();
       await outbox.drain(5_000).catch((err: unknown) => logger.warn({ err: (err as Error).message }, "undelivered alarms remain in the spool"));
+      // The Lease is released only after the drain, so the next leader starts after our last send.
+      await elector?.stop();
       await outbox.stop();
       if (checkpoint) await checkpoint.save(pipeline.occurrences);
       await sandbox.close();
