@@ -10,6 +10,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
+import { captureJsonLogs } from "../e2e/harness.ts";
 import { REPO_ROOT } from "../shared-data.ts";
 
 /** The Node flags of the Deployment in deploy/, so tests and the bench run what is shipped. */
@@ -71,46 +72,12 @@ export async function startBundled(opts: {
       stdio: ["ignore", "pipe", "pipe"],
     });
   }
-  const logs: Array<Record<string, unknown>> = [];
-  const waiters = new Set<() => void>();
-  let buffered = "";
-  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-    buffered += d;
-    let nl: number;
-    while ((nl = buffered.indexOf("\n")) !== -1) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ raw: line });
-      }
-    }
-    for (const w of waiters) w();
-  });
-  let stderr = "";
-  child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const { logs, stderr, waitForLog } = captureJsonLogs(child, "bundled dispatcher", 20_000);
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 20_000) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const check = () => {
-        const hit = logs.find(pred);
-        if (!hit) return;
-        waiters.delete(check);
-        clearTimeout(timer);
-        resolve(hit);
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`timed out waiting for a log line of the bundled dispatcher; stderr:\n${stderr}\nlast logs:\n${logs.slice(-15).map((l) => JSON.stringify(l)).join("\n")}`));
-      }, timeoutMs);
-      waiters.add(check);
-      check();
-    });
   return {
     child,
     logs,
-    stderr: () => stderr,
+    stderr,
     waitForLog,
     async pid() {
       // unshare (without --fork) and sh's `exec` keep the pid: it is the dispatcher's in both modes.

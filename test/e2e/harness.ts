@@ -107,21 +107,14 @@ export async function bumpEvent(admin: KubeClient, namespace: string, name: stri
   );
 }
 
-export interface DispatcherProcess {
-  child: ChildProcess;
+export interface JsonLogs {
   logs: Array<Record<string, unknown>>;
+  stderr(): string;
   waitForLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-  healthPort(): Promise<number>;
-  stop(): Promise<number | null>;
-  kill(): Promise<void>;
 }
 
-export function startDispatcherProcess(kubeconfig: string, env: Record<string, string>): DispatcherProcess {
-  const child = spawn(NODE, [CLI, "run", "--kubeconfig", kubeconfig], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", EDGE_ALARM_HTTP_PORT: "0", EDGE_ALARM_LOG_LEVEL: "debug", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+/** Collects a child's pino JSON lines from stdout (and its stderr) and waits for a matching line. */
+export function captureJsonLogs(child: ChildProcess, what: string, defaultTimeoutMs = 15_000): JsonLogs {
   const logs: Array<Record<string, unknown>> = [];
   const waiters = new Set<() => void>();
   let buffered = "";
@@ -141,24 +134,42 @@ export function startDispatcherProcess(kubeconfig: string, env: Record<string, s
   });
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000) =>
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = defaultTimeoutMs) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const check = () => {
         const hit = logs.find(pred);
-        if (hit) {
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(hit);
-        }
+        if (!hit) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve(hit);
       };
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`timed out waiting for a dispatcher log line; stderr:\n${stderr}\nlast logs:\n${logs.slice(-15).map((l) => JSON.stringify(l)).join("\n")}`));
+        reject(new Error(`timed out waiting for a log line of the ${what}; stderr:\n${stderr}\nlast logs:\n${logs.slice(-15).map((l) => JSON.stringify(l)).join("\n")}`));
       }, timeoutMs);
       waiters.add(check);
       check();
     });
+  return { logs, stderr: () => stderr, waitForLog };
+}
+
+export interface DispatcherProcess {
+  child: ChildProcess;
+  logs: Array<Record<string, unknown>>;
+  waitForLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  healthPort(): Promise<number>;
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+export function startDispatcherProcess(kubeconfig: string, env: Record<string, string>): DispatcherProcess {
+  const child = spawn(NODE, [CLI, "run", "--kubeconfig", kubeconfig], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", EDGE_ALARM_HTTP_PORT: "0", EDGE_ALARM_LOG_LEVEL: "debug", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const { logs, waitForLog } = captureJsonLogs(child, "dispatcher");
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   return {
     child, logs, waitForLog,
     async healthPort() {
