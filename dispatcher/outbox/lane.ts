@@ -4,6 +4,11 @@
  * the outcome by its code. A lane never sleeps itself: `step()` does everything due now and says
  * when it next has work, so the outbox can drive it with real timers or a test with virtual time.
  *
+ * Grouped cards (the grouper's first/update/repeat/digest cards) are never merged into a digest:
+ * they carry the object lists the grouper built, and it already planned them inside the rate
+ * limits. They go out one by one, in order, paced by the rate gate; ungrouped alarms are
+ * coalesced as before, among themselves.
+ *
  * Outcomes:
  * - delivered: the alarms leave the spool; an offline channel is online again.
  * - retryable: backoff with jitter, off the :00/:30 marks. Connection failures mark the channel
@@ -21,7 +26,7 @@ import type { DeadLetter } from "./dead-letters.ts";
 import { buildDigest, type Digest } from "./digest.ts";
 import { backOnlineCard, minutesBetween, type SelfAlarmInput } from "./notices.ts";
 import type { RateGate } from "./rate-gate.ts";
-import { alarmsIn, type SpoolEntry, type SpoolItem } from "./spool-entries.ts";
+import { alarmsIn, isGroupedCard, type SpoolEntry, type SpoolItem } from "./spool-entries.ts";
 import type { Spool } from "./spool.ts";
 
 export interface LaneDeps {
@@ -47,7 +52,14 @@ export interface LaneDeps {
   saveState(channel: string, offlineSince: number | null): void;
 }
 
-type Outgoing = { body: FeishuBody; meta: SendMeta; entries: SpoolEntry[]; alarms: number } & (
+type Outgoing = {
+  body: FeishuBody;
+  meta: SendMeta;
+  entries: SpoolEntry[];
+  alarms: number;
+  /** Held back (a digest, or a grouped card held through an outage): it waits out the :00/:30 marks. */
+  backlog: boolean;
+} & (
   | { kind: "alarm" | "self-alarm"; item: SpoolItem }
   | { kind: "digest"; digest: Digest }
   | { kind: "notice" }
@@ -99,7 +111,7 @@ export class Lane {
       const wait = this.#d.gate.waitMs(now);
       if (wait > 0) return now + wait;
       // A backlog burst waits out the platform's busy minutes; a single fresh alarm does not.
-      if (out.kind === "digest" && nearMinuteMark(now)) return avoidMinuteMarks(now, this.#d.random);
+      if (out.backlog && nearMinuteMark(now)) return avoidMinuteMarks(now, this.#d.random);
       await this.#send(out, now);
     }
   }
@@ -108,18 +120,22 @@ export class Lane {
     if (!this.#online && now - this.#offlineSince >= this.#d.noticeAfterMs) return this.#notice(now, queue);
     const first = queue[0];
     if (first === undefined) return null;
-    if (this.#digestsRefusedUntil > now) return first.type === "fold" ? this.#digest([first]) : this.#single(first);
-    if (queue.length === 1) return first.type === "item" ? this.#single(first) : this.#digest(queue);
     const outage = this.#outage;
-    const fromOutage = outage !== undefined && queue.filter((e) => e.enqueuedAt <= outage.to).length >= 2;
-    const backlog = first.type === "fold" || fromOutage || queue.length > this.#d.gate.available(now);
+    if (first.type === "item" && isGroupedCard(first)) return this.#single(first, outage !== undefined && first.enqueuedAt <= outage.to);
+    // Ungrouped alarms (and folds) are coalesced among themselves, past any grouped cards queued
+    // between them: splitting them at each card would turn one digest into many small ones.
+    const plain = queue.filter((e) => !isGroupedCard(e));
+    if (this.#digestsRefusedUntil > now) return first.type === "fold" ? this.#digest([first]) : this.#single(first);
+    if (plain.length === 1) return first.type === "item" ? this.#single(first) : this.#digest(plain);
+    const fromOutage = outage !== undefined && plain.filter((e) => e.enqueuedAt <= outage.to).length >= 2;
+    const backlog = first.type === "fold" || fromOutage || plain.length > this.#d.gate.available(now);
     if (!backlog) return first.type === "item" ? this.#single(first) : this.#digest([first]);
-    return this.#digest(queue, fromOutage ? outage : undefined);
+    return this.#digest(plain, fromOutage ? outage : undefined);
   }
 
-  #single(item: SpoolItem): Outgoing {
+  #single(item: SpoolItem, backlog = false): Outgoing {
     const meta: SendMeta = { kind: item.kind, channel: this.channel, fingerprint: item.fingerprint, handler: item.handler, eventUid: item.eventUid, at: item.at };
-    return { kind: item.kind, item, body: item.body, meta, entries: [item], alarms: 1 };
+    return { kind: item.kind, item, body: item.body, meta, entries: [item], alarms: 1, backlog };
   }
 
   #digest(queue: SpoolEntry[], outage?: { from: number; to: number }): Outgoing {
@@ -133,13 +149,14 @@ export class Lane {
     const first = digest.entries[0];
     const at = first === undefined ? undefined : first.type === "fold" ? first.first : first.at;
     const meta: SendMeta = { kind: "digest", channel: this.channel, fingerprints: digest.fingerprints, ...(at ? { at } : {}) };
-    return { kind: "digest", digest, body: digest.body, meta, entries: digest.entries, alarms: digest.alarms };
+    return { kind: "digest", digest, body: digest.body, meta, entries: digest.entries, alarms: digest.alarms, backlog: true };
   }
 
   #notice(now: number, queue: SpoolEntry[]): Outgoing {
-    const pending = queue.reduce((n, e) => n + alarmsIn(e), 0);
-    const body = backOnlineCard({ channel: this.channel, from: this.#offlineSince, to: now, pending, timezone: this.#d.timezone });
-    return { kind: "notice", body, meta: { kind: "notice", channel: this.channel }, entries: [], alarms: 0 };
+    const cards = queue.filter(isGroupedCard).length;
+    const pending = queue.reduce((n, e) => n + alarmsIn(e), 0) - cards;
+    const body = backOnlineCard({ channel: this.channel, from: this.#offlineSince, to: now, pending, cards, timezone: this.#d.timezone });
+    return { kind: "notice", body, meta: { kind: "notice", channel: this.channel }, entries: [], alarms: 0, backlog: false };
   }
 
   async #send(out: Outgoing, now: number): Promise<void> {

@@ -57,8 +57,10 @@ export interface BackOnlineInput {
   channel: string;
   from: number;
   to: number;
-  /** Alarms waiting, to follow in digests. */
+  /** Ungrouped alarms waiting, to follow in digests. */
   pending: number;
+  /** Grouped cards waiting, to follow one by one. Default 0. */
+  cards?: number;
   timezone: string;
 }
 
@@ -66,9 +68,18 @@ export function minutesBetween(from: number, to: number): number {
   return Math.max(1, Math.round((to - from) / 60_000));
 }
 
+const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
+function heldText(alarms: number, cards: number): string {
+  if (alarms === 0 && cards === 0) return "No alarms were held.";
+  if (cards === 0) return `${plural(alarms, "alarm was", "alarms were")} held; they follow as digest cards.`;
+  if (alarms === 0) return `${plural(cards, "grouped card was", "grouped cards were")} held; ${cards === 1 ? "it follows" : "they follow one by one"}.`;
+  return `${plural(cards, "grouped card", "grouped cards")} and ${plural(alarms, "alarm", "alarms")} were held; they follow, the cards one by one and the alarms as digest cards.`;
+}
+
 export function backOnlineCard(input: BackOnlineInput): FeishuBody {
   const at = (ms: number) => formatTime(new Date(ms).toISOString(), input.timezone, "time").slice(0, 5);
-  const held = input.pending === 0 ? "No alarms were held." : `${input.pending} alarm${input.pending === 1 ? " was" : "s were"} held; they follow as digest cards.`;
+  const held = heldText(input.pending, input.cards ?? 0);
   return {
     msg_type: "interactive",
     card: card({

@@ -5,7 +5,10 @@
  * webhook's rate budget, coalesces backlogs into digest cards, and rides out outages (lane.ts).
  * Delivery is at least once: a lost answer means a resend, recognisable by the fingerprint.
  *
- * The outbox routes by channel name only; grouping or deduplicating alarms happens before it.
+ * The outbox routes by channel name only; grouping alarms happens before it. It does drop one
+ * kind of copy: a Delivery whose `id` the spool already holds (or sent moments ago), which is
+ * how the grouper's notification log hands a card on again after a crash, so that hand-off is
+ * exactly once. Grouped cards (a Delivery with a `kind`) are sent as they are, never digested.
  */
 import path from "node:path";
 import { hash } from "../../sdk/index.ts";
@@ -67,6 +70,8 @@ export interface OutboxStats {
   selfAlarms: number;
   /** Deliveries that named a channel that is not configured (sent to the default channel). */
   unknownChannel: number;
+  /** Deliveries dropped on enqueue because the spool held (or had just let go of) their `id`. */
+  duplicates: number;
   /** Spool file I/O since start: bytes appended, bytes rewritten by compaction, fsyncs. */
   spoolIo: { appendedBytes: number; rewrittenBytes: number; fsyncs: number };
 }
@@ -131,7 +136,7 @@ export async function createOutbox(opts: OutboxOptions): Promise<Outbox> {
   const channelState: Record<string, ChannelState> = {};
   let stateWrite: Promise<void> = Promise.resolve();
 
-  const stats = { sent: 0, sentByCode: {} as Record<string, number>, deadLetters: 0, alarmsDelivered: 0, digests: 0, selfAlarms: 0, unknownChannel: 0 };
+  const stats = { sent: 0, sentByCode: {} as Record<string, number>, deadLetters: 0, alarmsDelivered: 0, digests: 0, selfAlarms: 0, unknownChannel: 0, duplicates: 0 };
   const unknownSeen = new Set<string>();
   const selfAlarmsSent = new Map<string, { at: number; suppressed: number }>();
 
@@ -289,6 +294,13 @@ export async function createOutbox(opts: OutboxOptions): Promise<Outbox> {
   return {
     async enqueue(d) {
       if (stopped) throw new Error("outbox is stopped: the delivery was not spooled");
+      const copy = d.id === undefined ? undefined : spool.copyOf(d.id);
+      if (copy !== undefined) {
+        stats.duplicates++;
+        log.info({ id: d.id, channel: d.channel }, "a card with this delivery id is already spooled or was just sent: this copy is dropped");
+        await copy;
+        return;
+      }
       const channel = route(d.channel);
       if (channel === undefined) {
         stats.deadLetters++;
@@ -308,6 +320,8 @@ export async function createOutbox(opts: OutboxOptions): Promise<Outbox> {
         eventUid: d.eventUid,
         fingerprint: d.fingerprint,
         ...(d.group === undefined ? {} : { group: d.group }),
+        ...(d.id === undefined ? {} : { deliveryId: d.id }),
+        ...(d.kind === undefined ? {} : { cardKind: d.kind }),
         body: d.body,
         facts: alarmFacts(d),
       });

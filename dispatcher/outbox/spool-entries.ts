@@ -20,6 +20,16 @@ export interface SpoolItem {
   eventUid: string;
   fingerprint: string;
   group?: string;
+  /**
+   * The Delivery's `id` (grouped notifications): the same card handed on again after a crash
+   * carries the same id, and the spool drops the copy.
+   */
+  deliveryId?: string;
+  /**
+   * The Delivery's `kind` (grouped notifications): the grouper's card, with its object lists, is
+   * sent as it is and never merged into one of the outbox's digest cards.
+   */
+  cardKind?: "first" | "update" | "repeat" | "digest";
   body: FeishuBody;
   facts: AlarmFacts;
 }
@@ -47,6 +57,9 @@ export type SpoolEntry = SpoolItem | Fold;
 export const MAX_KEYS = 24;
 export const MAX_FINGERPRINTS = 60;
 export const OTHER = "other reasons";
+
+/** A card the grouper built (it has a `kind`): sent on its own, in order, never digested. */
+export const isGroupedCard = (e: SpoolEntry): boolean => e.type === "item" && e.cardKind !== undefined;
 
 /** Count of alarms an entry stands for. */
 export const alarmsIn = (e: SpoolEntry): number => (e.type === "fold" ? e.count : 1);

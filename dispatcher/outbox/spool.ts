@@ -7,6 +7,10 @@
  * spool-entries.ts) until the spool is back under three quarters of the cap, so folding happens
  * in steps rather than on every new alarm. Alarms being sent are locked and never folded, so a
  * send that succeeds can never also be counted in a fold.
+ *
+ * Grouped cards carry a delivery id. The spool indexes the ids it holds and remembers the last
+ * ones it let go of (in the log, and across compaction), so the outbox can drop a card the
+ * grouper's notification log hands on again after a crash (`copyOf`).
  */
 import path from "node:path";
 import type { Logger } from "../log.ts";
@@ -17,11 +21,20 @@ export const DEFAULT_SPOOL_CAP_BYTES = 4 * 1024 * 1024;
 /** The log is compacted only past this size (and when over twice the live size). */
 const COMPACT_FLOOR_BYTES = 256 * 1024;
 const FOLD_TARGET = 0.75;
+/**
+ * Delivery ids of items that left the spool (sent, dead-lettered, folded) that are remembered, so
+ * a card the notification log hands on again after a crash is dropped even when it went out
+ * before the crash. The log re-hands only cards whose hand-off record was lost, i.e. the last
+ * moments before a crash: a thousand is far more than that window holds.
+ */
+const REMEMBERED_IDS = 1_000;
 
 type LogRecord =
   | { t: "a"; e: SpoolItem }
   | { t: "f"; e: Fold; absorbs: number[] }
-  | { t: "d"; ids: number[] };
+  | { t: "d"; ids: number[] }
+  /** Remembered delivery ids, written by compaction (the records that showed them are gone). */
+  | { t: "k"; ids: string[] };
 
 export interface SpoolOptions {
   /** The spool lives in `<stateDir>/outbox/spool.log`; memory only when absent. */
@@ -41,6 +54,7 @@ const isRecord = (r: unknown): r is LogRecord => {
   if (typeof r !== "object" || r === null) return false;
   const rec = r as Record<string, unknown>;
   if (rec.t === "d") return Array.isArray(rec.ids);
+  if (rec.t === "k") return Array.isArray(rec.ids) && rec.ids.every((id) => typeof id === "string");
   const e = rec.e as Record<string, unknown> | undefined;
   if (typeof e !== "object" || e === null || typeof e.id !== "number" || typeof e.channel !== "string") return false;
   return (rec.t === "a" && e.type === "item") || (rec.t === "f" && e.type === "fold" && Array.isArray(rec.absorbs));
@@ -52,6 +66,10 @@ export class Spool {
   readonly #logger: Logger;
   readonly #live = new Map<number, Live>();
   readonly #locked = new Set<number>();
+  /** Live items by delivery id. */
+  readonly #byDeliveryId = new Map<string, number>();
+  /** Delivery ids that left the spool, oldest first (a Set keeps insertion order). */
+  readonly #settled = new Set<string>();
   #nextId = 1;
   #liveBytes = 0;
   #compacting = false;
@@ -90,12 +108,21 @@ export class Spool {
       for (const id of record.ids) this.#delete(id);
       return;
     }
+    if (record.t === "k") {
+      for (const id of record.ids) this.#remember(id);
+      return;
+    }
     if (record.t === "f") for (const id of record.absorbs) this.#delete(id);
     this.#delete(record.e.id);
     const bytes = Buffer.byteLength(encodeRecord(record.t === "f" ? { ...record, absorbs: [] } : record), "utf8");
     this.#live.set(record.e.id, { entry: record.e, bytes });
     this.#liveBytes += bytes;
     this.#nextId = Math.max(this.#nextId, record.e.id + 1);
+    const deliveryId = record.t === "a" ? record.e.deliveryId : undefined;
+    if (deliveryId !== undefined) {
+      this.#byDeliveryId.set(deliveryId, record.e.id);
+      this.#settled.delete(deliveryId);
+    }
   }
 
   #delete(id: number): void {
@@ -105,6 +132,19 @@ export class Spool {
     if (live === undefined) return;
     this.#live.delete(id);
     this.#liveBytes -= live.bytes;
+    const deliveryId = live.entry.type === "item" ? live.entry.deliveryId : undefined;
+    if (deliveryId !== undefined) {
+      if (this.#byDeliveryId.get(deliveryId) === id) this.#byDeliveryId.delete(deliveryId);
+      this.#remember(deliveryId);
+    }
+  }
+
+  #remember(deliveryId: string): void {
+    this.#settled.delete(deliveryId);
+    this.#settled.add(deliveryId);
+    if (this.#settled.size <= REMEMBERED_IDS) return;
+    const oldest = this.#settled.values().next();
+    if (oldest.done !== true) this.#settled.delete(oldest.value);
   }
 
   /** Applies and appends records; resolves once durable. */
@@ -123,9 +163,11 @@ export class Spool {
     if (fileBytes <= COMPACT_FLOOR_BYTES || fileBytes <= 2 * this.#liveBytes) return;
     this.#compacting = true;
     log
-      .rewrite(() =>
-        [...this.#live.values()].map(({ entry }) => encodeRecord(entry.type === "fold" ? { t: "f", e: entry, absorbs: [] } : { t: "a", e: entry })).join(""),
-      )
+      .rewrite(() => {
+        const remembered = this.#settled.size > 0 ? [encodeRecord({ t: "k", ids: [...this.#settled] })] : [];
+        const live = [...this.#live.values()].map(({ entry }) => encodeRecord(entry.type === "fold" ? { t: "f", e: entry, absorbs: [] } : { t: "a", e: entry }));
+        return [...remembered, ...live].join("");
+      })
       .catch((err: unknown) => this.#logger.error({ err }, "spool compaction failed; the log keeps growing until the next try"))
       .finally(() => {
         this.#compacting = false;
@@ -138,6 +180,22 @@ export class Spool {
     const durable = this.#commit([{ t: "a", e: full }]);
     const folded = this.#enforceCap();
     return { item: full, durable: Promise.all([durable, folded]).then(() => undefined) };
+  }
+
+  /**
+   * When the spool holds the delivery with this id, or let go of it recently (sent,
+   * dead-lettered or folded): a promise that resolves once that is durable. Undefined for an id
+   * it has not seen. The caller drops its copy instead of adding it.
+   */
+  copyOf(deliveryId: string): Promise<void> | undefined {
+    const id = this.#byDeliveryId.get(deliveryId);
+    const live = id === undefined ? undefined : this.#live.get(id);
+    if (live?.entry.type === "item") {
+      // Its first write may still be in flight, or may have failed: the same record again
+      // (idempotent by id) is on disk when this resolves, whichever happened.
+      return this.#log?.append(encodeRecord({ t: "a", e: live.entry })) ?? Promise.resolve();
+    }
+    return this.#settled.has(deliveryId) ? Promise.resolve() : undefined;
   }
 
   /** Forgets delivered (or dead-lettered) entries; resolves once durable. */
