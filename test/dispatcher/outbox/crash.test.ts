@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOutbox } from "../../../dispatcher/outbox/outbox.ts";
 import { createFeishuSink } from "../../../dispatcher/sinks/feishu.ts";
 import { startFeishuDouble, type FeishuDouble } from "../../feishu-double/double.ts";
-import { captureLog, cardText } from "./helpers.ts";
+import { captureLog, cardText, offMarkClock } from "./helpers.ts";
 
 const TOKEN = randomUUID();
 const SECRET = `SEC${randomUUID().replaceAll("-", "")}`;
@@ -72,7 +72,7 @@ describe("outbox: kill -9 with a non-empty spool", () => {
 
     const log = captureLog("info");
     const sink = createFeishuSink({ webhook: double.url(TOKEN), secret: SECRET, logger: log.logger, timeoutMs: 2000 });
-    const outbox = await createOutbox({ stateDir, sinks: new Map([["default", sink]]), logger: log.logger });
+    const outbox = await createOutbox({ stateDir, sinks: new Map([["default", sink]]), logger: log.logger, clock: offMarkClock() });
     expect(outbox.stats().pending).toBeGreaterThanOrEqual(acked.length);
     outbox.start();
     await outbox.drain(20_000);

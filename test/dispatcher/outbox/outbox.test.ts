@@ -14,7 +14,7 @@ import type { Delivery } from "../../../dispatcher/pipeline/pipeline.ts";
 import { createFeishuSink } from "../../../dispatcher/sinks/feishu.ts";
 import type { Sink } from "../../../dispatcher/sinks/sink.ts";
 import { startFeishuDouble, type BotConfig, type FeishuDouble } from "../../feishu-double/double.ts";
-import { captureLog, cardText, makeDelivery, runVirtual, seededRandom, virtualClock, type CapturedLog, type VirtualClock } from "./helpers.ts";
+import { captureLog, cardText, makeDelivery, offMarkClock, runVirtual, seededRandom, virtualClock, type CapturedLog, type VirtualClock } from "./helpers.ts";
 
 const SECRET = `SEC${randomUUID().replaceAll("-", "")}`;
 const T0 = Date.UTC(2025, 5, 1, 6, 5, 0);
@@ -353,7 +353,7 @@ describe("outbox lifecycle", () => {
     double.configure(token);
     const sink = createFeishuSink({ webhook: double.url(token), logger: log.logger, timeoutMs: 2000 });
     cleanup.push(() => sink.close());
-    const outbox = await createOutbox({ stateDir, sinks: new Map([["default", sink]]), logger: log.logger });
+    const outbox = await createOutbox({ stateDir, sinks: new Map([["default", sink]]), logger: log.logger, clock: offMarkClock() });
     cleanup.push(() => outbox.stop());
     await double.fault({ kind: "link-down" });
     outbox.start();
