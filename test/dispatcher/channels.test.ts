@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { channelKey, createSinks, describeChannels, loadChannels } from "../../dispatcher/channels.ts";
 import { captureLog } from "./outbox/helpers.ts";
 
-const FEISHU = "https://open.feishu.cn/open-apis/bot/v2/hook/5e3d587e-d78e-4a07-bd07-265f269f86fd";
+const FEISHU = "https://open.feishu.cn/open-apis/bot/v2/hook/00000000-test-4000-8000-00000000feed";
 const DING = "https://oapi.dingtalk.com/robot/send?access_token=abcdef0123456789";
 const WECOM = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx";
 
@@ -106,7 +106,7 @@ describe("createSinks", () => {
     expect(sinks.get("ops")?.rateLimits).toEqual({ perMinute: 20 });
     expect(sinks.get("f")?.rateLimits).toEqual({ perMinute: 20 });
     expect(sinks.get("ops")?.rateKey).toMatch(/^dingtalk:oapi\.dingtalk\.com#[0-9a-f]{8}$/);
-    for (const secret of ["5e3d587e-d78e-4a07-bd07-265f269f86fd", "SECfeishu", "abcdef0123456789", "693a91f6-7xxx"]) expect(log.text()).not.toContain(secret);
+    for (const secret of ["00000000-test-4000-8000-00000000feed", "SECfeishu", "abcdef0123456789", "693a91f6-7xxx"]) expect(log.text()).not.toContain(secret);
     return Promise.all([...sinks.values()].map((s) => s.close()));
   });
 });

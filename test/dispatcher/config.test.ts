@@ -3,7 +3,7 @@ import { ConfigError, describeConfig, loadConfig } from "../../dispatcher/config
 
 const good = {
   EDGE_ALARM_CLUSTER: "Test K3S cluster at home",
-  EDGE_ALARM_FEISHU_WEBHOOK: "https://open.feishu.cn/open-apis/bot/v2/hook/5e3d587e-d78e-4a07-bd07-265f269f86fd",
+  EDGE_ALARM_FEISHU_WEBHOOK: "https://open.feishu.cn/open-apis/bot/v2/hook/00000000-test-4000-8000-00000000feed",
 };
 
 describe("loadConfig", () => {
@@ -37,7 +37,7 @@ describe("loadConfig", () => {
   it("never shows secrets when described for the log", () => {
     const c = loadConfig({ ...good, EDGE_ALARM_FEISHU_SECRET: "s3cr3t-value" });
     const text = JSON.stringify(describeConfig(c));
-    expect(text).not.toContain("5e3d587e");
+    expect(text).not.toContain("00000000-test");
     expect(text).not.toContain("s3cr3t-value");
     expect(text).toContain(`"kind":"feishu","signed":true`);
   });
