@@ -147,10 +147,7 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
   const startEventWatch = () => {
     if (eventWatch) return;
     eventWatch = new ListWatch({
-      client, what: "events", paths: eventPaths(config.watchNamespaces), logger,
-      onEvent: async (n) => {
-        await onEvent(n);
-      },
+      client, what: "events", paths: eventPaths(config.watchNamespaces), logger, onEvent,
       ...(opts.stallMs ? { stallMs: opts.stallMs } : {}),
     });
     eventWatch.start();
