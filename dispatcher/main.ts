@@ -23,6 +23,7 @@ import { LeaderElector, leaderGate } from "./kube/leader-election.ts";
 import { createMetrics, edgeAlarmVersion, METRICS_CONTENT_TYPE, registerDispatcherMetrics } from "./metrics.ts";
 import { createSelfAlarms } from "./self-alarms.ts";
 import type { Delivery } from "./pipeline/pipeline.ts";
+import { startMemoryDebug } from "./memory-debug.ts";
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
@@ -54,6 +55,7 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
   const logger = opts.logger;
   logger.info({ config: describeConfig(config) }, "edge-alarm starting");
 
+  const stopMemoryDebug = startMemoryDebug(env.EDGE_ALARM_DEBUG_MEMORY_MS, logger.child({ component: "memory" }));
   const client = await connect(opts, env);
   const sandbox = await Sandbox.create({ deadlineMs: config.handlerTimeoutMs, logger: logger.child({ component: "sandbox" }) });
   const recorder = new EventRecorder(client, logger);
@@ -214,6 +216,7 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
       return eventWatch;
     },
     async stop() {
+      stopMemoryDebug();
       clearInterval(firstListDone);
       clearTimeout(missingTimer);
       await selfAlarms.stop();

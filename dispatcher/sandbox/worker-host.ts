@@ -4,6 +4,7 @@
  * longer than hardTimeoutMs; the shared progress record tells which one and since when.
  */
 import { Worker } from "node:worker_threads";
+import { trackWorkerMemory } from "../memory-debug.ts";
 import type { VmLimits } from "./options.ts";
 import type { WasmModule } from "./wasm-file.ts";
 import { PROGRESS_BYTES, progressViews, type Reply, type RequestBody, type WorkerInit } from "./protocol.ts";
@@ -58,6 +59,7 @@ export class WorkerHost {
     const shared = new SharedArrayBuffer(PROGRESS_BYTES);
     const init: WorkerInit = { wasm, progress: shared, limits };
     const worker = new Worker(WORKER_URL, { workerData: init });
+    trackWorkerMemory(worker);
     await new Promise<void>((resolve, reject) => {
       const fail = (why: string) => {
         clearTimeout(timer);

@@ -249,8 +249,10 @@ export async function benchMemory(): Promise<void> {
       TZ: "Asia/Shanghai",
     });
 
+    // BENCH_MEMORY_ONLY=storm skips the idle runs (a quicker loop when working on the storm peak).
+    const stormOnly = process.env.BENCH_MEMORY_ONLY === "storm";
     const idle: Array<{ config: Config; s: Sample }> = [];
-    for (const config of configs) {
+    for (const config of stormOnly ? [] : configs) {
       row(`bare node, ${config.name}`, await bareFloor(config.flags, config.env, false));
       row(`bare node + one idle worker thread, ${config.name}`, await bareFloor(config.flags, config.env, true));
       const d = await startBundled({ bundle: dist.main, credentials, env: env(await mkdtemp(path.join(work, "state-"))), nodeFlags: config.flags, processEnv: config.env });
@@ -272,7 +274,7 @@ export async function benchMemory(): Promise<void> {
 
     // The same build and flags through the kubeconfig path, which imports @kubernetes/client-node
     // (for KubeConfig's auth handling): what the in-cluster path saves by not loading it.
-    {
+    if (!stormOnly) {
       const config = configs[3] as Config;
       const saKubeconfig = path.join(work, "sa-kubeconfig-client-node");
       await writeFile(saKubeconfig, readFileSync(kc, "utf8").replace(/token: .*/, `token: ${token}`));
@@ -289,7 +291,14 @@ export async function benchMemory(): Promise<void> {
 
     // The storm, with the flags the Deployment ships.
     const config = configs[3] as Config;
-    const d = await startBundled({ bundle: dist.main, credentials, env: env(await mkdtemp(path.join(work, "state-"))), nodeFlags: config.flags, processEnv: config.env });
+    // The dispatcher's own memory samples (main-thread V8 heap against RssAnon) show where the peak goes.
+    // BENCH_MEMORY_STORM_ENV='{"NAME":"value"}' overrides the storm run's environment (bisecting; "" removes a variable).
+    const stormEnv: Record<string, string> = { ...env(await mkdtemp(path.join(work, "state-"))), EDGE_ALARM_DEBUG_MEMORY_MS: "200" };
+    for (const [k, v] of Object.entries(JSON.parse(process.env.BENCH_MEMORY_STORM_ENV ?? "{}") as Record<string, string>)) {
+      if (v === "") delete stormEnv[k];
+      else stormEnv[k] = v;
+    }
+    const d = await startBundled({ bundle: dist.main, credentials, env: stormEnv, nodeFlags: config.flags, processEnv: config.env });
     try {
       const port = await d.healthPort();
       while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) await sleep(100);
@@ -315,6 +324,12 @@ export async function benchMemory(): Promise<void> {
       row(`before the storm, ${config.name}`, before);
       row(`storm peak, ${STORM_EVENTS} events at ${rate.toFixed(0)}/s, ${config.name}`, top, `backlog done ${Number.isFinite(drainMs) ? `${(drainMs / 1000).toFixed(1)} s` : "not within 120 s"} after the last event`);
       row(`5 s after the storm`, after);
+      const memLogs = d.logs.filter((l) => l.msg === "memory sample" && typeof l.anon === "number");
+      const idleLog = memLogs[0];
+      const peakLog = memLogs.reduce<Record<string, unknown> | undefined>((a, l) => (!a || (l.anon as number) > (a.anon as number) ? l : a), undefined);
+      const fields = ["anon", "heapUsed", "heapTotal", "external", "arrayBuffers", "mallocedMemory", "outsideMainHeap", "workerHeapTotal", "workerHeapUsed", "workerExternal"];
+      const pick = (l: Record<string, unknown> | undefined) => fields.map((k) => `${k} ${String(l?.[k])}`).join(", ");
+      console.log(`dispatcher's samples, start: ${pick(idleLog)}\ndispatcher's samples, at the anon peak: ${pick(peakLog)}`);
       const sent = double.accepted("bench").length;
       console.log(`cards accepted by the double so far: ${sent} (alarms are grouped into digests and sent within the webhook's 5/s, 100/min)`);
       const deployedIdle = idle.find((i) => i.config === config)?.s;
