@@ -112,7 +112,12 @@ export interface NflogOptions {
   store: NflogStore;
   logger: Logger;
   limits: ApplyLimits;
-  /** Fold the journal into the snapshot past this size. */
+  /**
+   * Fold the journal into the snapshot past this size, or past the last snapshot's size if that
+   * is larger: each fold serialises the whole state, so a fixed bound would fold again and again
+   * during a storm (measured: +14 MiB anonymous memory at the peak of 10,000 events), while a
+   * bound proportional to the state keeps the folding cost amortised and the files within 2x the state.
+   */
   maxJournalBytes?: number;
 }
 
@@ -127,6 +132,7 @@ export class NotificationLog {
   readonly #logger: Logger;
   readonly #maxJournalBytes: number;
   #journalBytes = 0;
+  #snapshotBytes = 0;
   #queue: Item[] = [];
   #waiters: Array<(durable: boolean) => void> = [];
   #writing: Promise<void> | undefined;
@@ -143,6 +149,7 @@ export class NotificationLog {
   async load(limits: ApplyLimits): Promise<LoadedLog> {
     const { snapshot, journal } = await this.#store.read();
     let state = emptyState();
+    this.#snapshotBytes = snapshot?.length ?? 0;
     if (snapshot !== undefined) {
       try {
         const parsed = JSON.parse(snapshot) as SnapshotFile;
@@ -184,11 +191,13 @@ export class NotificationLog {
   append(rec: NflogRecord, stateJson: () => string): Promise<boolean> {
     const line = `${JSON.stringify(rec)}\n`;
     this.#journalBytes += Buffer.byteLength(line);
-    if (this.#resync || this.#journalBytes > this.#maxJournalBytes) {
+    if (this.#resync || this.#journalBytes > Math.max(this.#maxJournalBytes, this.#snapshotBytes)) {
       this.#resync = false;
       // The snapshot holds every record so far: queued appends become unnecessary.
-      this.#queue = [{ kind: "snapshot", text: snapshotText(stateJson()) }];
+      const text = snapshotText(stateJson());
+      this.#queue = [{ kind: "snapshot", text }];
       this.#journalBytes = 0;
+      this.#snapshotBytes = text.length;
     } else {
       const last = this.#queue.at(-1);
       if (last?.kind === "lines") last.text += line;

@@ -106,6 +106,29 @@ describe("notification log on disk", () => {
     expect(JSON.stringify(b.grouper.state)).toBe(live);
   });
 
+  it("folds no sooner than the journal outgrows the last snapshot, so a storm does not serialise the state again and again", async () => {
+    const store = memoryNflogStore();
+    const folds: Array<{ journal: number; previousSnapshot: number }> = [];
+    const compact = store.compact.bind(store);
+    store.compact = async (snapshot) => {
+      folds.push({ journal: store.files.journal.length, previousSnapshot: store.files.snapshot?.length ?? 0 });
+      await compact(snapshot);
+    };
+    const bound = 2_000;
+    const a = await rig({ store, maxJournalBytes: bound });
+    for (let i = 0; i < 120; i++) await a.grouper.add(input(event({ pod: `app${i}-0`, uid: `u${i}` })));
+    await a.clock.runUntilIdle();
+    const live = JSON.stringify(a.grouper.state);
+    expect(folds.length).toBeGreaterThan(1);
+    // The state outgrew the fixed bound, so the proportional bound was the one that applied.
+    expect(folds.some((f) => f.previousSnapshot > bound)).toBe(true);
+    // A fold per fixed bound would have been about journal-total / bound folds; this stays far below.
+    const written = folds.reduce((n, f) => n + f.journal, 0) + store.files.journal.length;
+    expect(folds.length).toBeLessThan(written / bound / 2);
+    const b = await rig({ store: memoryNflogStore({ snapshot: store.files.snapshot, journal: store.files.journal }), start: a.clock.now() });
+    expect(JSON.stringify(b.grouper.state)).toBe(live);
+  });
+
   it("sets an unreadable snapshot aside and starts empty", async () => {
     const dir = await stateDir();
     await writeFile(path.join(dir, SNAPSHOT_FILE), "{ not json");
