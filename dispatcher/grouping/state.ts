@@ -93,14 +93,7 @@ export interface GrouperState {
   retired: Record<string, number>;
 }
 
-export interface GroupInit {
-  id: string;
-  channel: string;
-  handler: string;
-  key: string;
-  label: string;
-  timing: GroupTiming;
-}
+export type GroupInit = Pick<GroupState, "id" | "channel" | "handler" | "key" | "label" | "timing">;
 
 export type NflogRecord =
   | {
