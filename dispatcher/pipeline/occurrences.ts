@@ -61,10 +61,6 @@ export class Occurrences {
     this.#entries.delete(occurrenceKey(e));
   }
 
-  has(e: KubeEvent): boolean {
-    return this.#entries.has(occurrenceKey(e));
-  }
-
   get size(): number {
     return this.#entries.size;
   }
