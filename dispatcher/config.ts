@@ -9,6 +9,7 @@ import { hostname } from "node:os";
 import { envReader } from "./env-reader.ts";
 import { parseSelfAlarmKinds, parseTimeOfDay, type SelfAlarmKind } from "./self-alarms.ts";
 import { assertTimezone } from "./time-format.ts";
+import type { SandboxIsolation } from "./sandbox/index.ts";
 
 export interface Config {
   /** EDGE_ALARM_CLUSTER: shown on every card. Required. */
@@ -39,6 +40,8 @@ export interface Config {
   initialMaxAgeSeconds: number;
   /** EDGE_ALARM_HANDLER_TIMEOUT_MS: per-event deadline of a handler. */
   handlerTimeoutMs: number;
+  /** EDGE_ALARM_SANDBOX_ISOLATION: handlers on the dispatcher's thread (default) or in a worker thread. */
+  sandboxIsolation: SandboxIsolation;
   /** EDGE_ALARM_LEADER_ELECTION: with several replicas, only the holder of the Lease sends. Default false. */
   leaderElection: boolean;
   /** EDGE_ALARM_LEASE_NAME: the Lease in `namespace`. Default edge-alarm. */
@@ -95,6 +98,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const leaderElection = get("EDGE_ALARM_LEADER_ELECTION") ?? "false";
   if (leaderElection !== "true" && leaderElection !== "false") problems.push(`EDGE_ALARM_LEADER_ELECTION=${JSON.stringify(leaderElection)} must be true or false`);
+  const sandboxIsolation = get("EDGE_ALARM_SANDBOX_ISOLATION") ?? "thread";
+  if (sandboxIsolation !== "thread" && sandboxIsolation !== "worker") problems.push(`EDGE_ALARM_SANDBOX_ISOLATION=${JSON.stringify(sandboxIsolation)} must be thread or worker`);
   const leaseName = get("EDGE_ALARM_LEASE_NAME") ?? "edge-alarm";
   if (!DNS_SUBDOMAIN.test(leaseName)) problems.push(`EDGE_ALARM_LEASE_NAME=${JSON.stringify(leaseName)} is not a valid Lease name`);
   const selfAlarms = parseSelfAlarmKinds(get("EDGE_ALARM_SELF_ALARMS"));
@@ -120,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpPort: int("EDGE_ALARM_HTTP_PORT", 8080, 0, 65535),
     initialMaxAgeSeconds: int("EDGE_ALARM_INITIAL_MAX_AGE_SECONDS", 600, 0, 86_400),
     handlerTimeoutMs: int("EDGE_ALARM_HANDLER_TIMEOUT_MS", 50, 1, 10_000),
+    sandboxIsolation: sandboxIsolation === "worker" ? "worker" : "thread",
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

@@ -57,7 +57,7 @@ export async function startDispatcher(opts: RunOptions): Promise<Dispatcher> {
 
   const stopMemoryDebug = startMemoryDebug(env.EDGE_ALARM_DEBUG_MEMORY_MS, logger.child({ component: "memory" }));
   const client = await connect(opts, env);
-  const sandbox = await Sandbox.create({ deadlineMs: config.handlerTimeoutMs, logger: logger.child({ component: "sandbox" }) });
+  const sandbox = await Sandbox.create({ deadlineMs: config.handlerTimeoutMs, isolation: config.sandboxIsolation, logger: logger.child({ component: "sandbox" }) });
   const recorder = new EventRecorder(client, logger);
   const handlers = new HandlerSet(sandbox, logger, async (type, reason, message, cm) => {
     const meta = (cm.metadata ?? {}) as { uid?: string; resourceVersion?: string };

@@ -9,6 +9,7 @@ import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emsc
 import { formatTime } from "../time-format.ts";
 import type { TimeStyle } from "../../sdk/index.ts";
 import { GLUE_SOURCE, type GlueError, type GlueInit } from "./glue.ts";
+import { HardTimeout, type HardStop } from "./hard-stop.ts";
 import { decodeLogs } from "./guest-logs.ts";
 import { MAX_LOG_CHARS, MAX_LOG_LINES, WASM_PAGE_BYTES, type VmLimits } from "./options.ts";
 import { GuestHeapExhausted, instantiateQuickJS, type QuickJSInstance } from "./quickjs-module.ts";
@@ -60,6 +61,7 @@ export class HandlerVm {
   readonly #rt: QuickJSRuntime;
   readonly #ctx: QuickJSContext;
   readonly #limits: VmLimits;
+  readonly #hardStop: HardStop;
   #glue: GlueFunctions | undefined;
   #deadline = 0;
   #hostFormatCalls = 0;
@@ -67,11 +69,12 @@ export class HandlerVm {
   #timezone: string | undefined;
   #zone: ZoneTable | null | undefined;
 
-  private constructor(name: string, code: string, q: QuickJSInstance, limits: VmLimits) {
+  private constructor(name: string, code: string, q: QuickJSInstance, limits: VmLimits, hardStop: HardStop) {
     this.name = name;
     this.code = code;
     this.#q = q;
     this.#limits = limits;
+    this.#hardStop = hardStop;
     this.#rt = q.module.newRuntime();
     this.#rt.setMaxStackSize(limits.stackBytes);
     // setMemoryLimit counts ~8 bytes per allocation in 0.32, so it only stops a single huge
@@ -81,18 +84,22 @@ export class HandlerVm {
     this.#ctx = this.#rt.newContext();
   }
 
-  /** Build a QuickJS instance, evaluate the bundle and check its default export. */
-  static async create(name: string, code: string, wasm: WasmModule, limits: VmLimits): Promise<VmLoad> {
+  /**
+   * Build a QuickJS instance, evaluate the bundle and check its default export. `hardStop` runs
+   * the guest code under a hard time limit; without it (in the worker) the worker is terminated.
+   */
+  static async create(name: string, code: string, wasm: WasmModule, limits: VmLimits, hardStop: HardStop = (fn) => fn()): Promise<VmLoad> {
     const prefix = `handler '${name}'`;
     let vm: HandlerVm;
     try {
-      vm = new HandlerVm(name, code, await instantiateQuickJS(wasm, limits.memoryPages), limits);
+      vm = new HandlerVm(name, code, await instantiateQuickJS(wasm, limits.memoryPages), limits, hardStop);
     } catch (e) {
       return { result: { ok: false, name, error: `${prefix}: could not create a QuickJS instance: ${errorText(e)}` }, logs: [] };
     }
     try {
-      return vm.#load(prefix);
+      return hardStop(() => vm.#load(prefix));
     } catch (e) {
+      if (e instanceof HardTimeout) return { result: { ok: false, name, error: `${prefix}: evaluating the bundle did not finish within ${e.limitMs} ms` }, logs: [] };
       return { result: { ok: false, name, error: `${prefix}: loading crashed QuickJS: ${errorText(e)}` }, logs: [] };
     }
   }
@@ -163,6 +170,18 @@ export class HandlerVm {
   /** Run the handler on one event (a normalized KubeEvent as JSON). The guest's ctx.handler is this vm's name. */
   call(eventJson: string, callCtx: CallContext): VmCallResult {
     const started = performance.now();
+    try {
+      return this.#hardStop(() => this.#call(eventJson, callCtx, started));
+    } catch (e) {
+      // Terminated mid-call: nothing in this instance can be trusted, the owner rebuilds it.
+      this.broken = true;
+      const micros = Math.round((performance.now() - started) * 1000);
+      if (e instanceof HardTimeout) return { ok: false, kind: "hard-timeout", message: `${e.message}; the handler's QuickJS instance was stopped and rebuilt`, logs: [], micros };
+      return { ok: false, kind: "crashed", message: `QuickJS failed on the host side: ${errorText(e)}`, logs: [], micros };
+    }
+  }
+
+  #call(eventJson: string, callCtx: CallContext, started: number): VmCallResult {
     const micros = () => Math.round((performance.now() - started) * 1000);
     const glue = this.#glue;
     if (!glue || this.broken) return { ok: false, kind: "crashed", message: `handler '${this.name}' is not usable`, logs: [], micros: 0 };

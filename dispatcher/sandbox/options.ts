@@ -3,7 +3,7 @@
  * (see shared docs "sandbox-and-client" §2.3: the stack cap must stay <= 64 KiB and the memory
  * cap is a WebAssembly.Memory maximum of at least 256 pages).
  */
-import type { SandboxOptions } from "./types.ts";
+import type { SandboxIsolation, SandboxOptions } from "./types.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -37,6 +37,7 @@ export interface VmLimits {
 export interface ResolvedOptions {
   limits: VmLimits;
   hardTimeoutMs: number;
+  isolation: SandboxIsolation;
 }
 
 function positive(value: number | undefined, fallback: number, what: string): number {
@@ -51,8 +52,11 @@ export function resolveOptions(opts: SandboxOptions): ResolvedOptions {
   const deadlineMs = positive(opts.deadlineMs, DEFAULTS.deadlineMs, "deadlineMs");
   const hardTimeoutMs = positive(opts.hardTimeoutMs, DEFAULTS.hardTimeoutMs, "hardTimeoutMs");
   const maxResultBytes = positive(opts.maxResultBytes, DEFAULTS.maxResultBytes, "maxResultBytes");
+  const isolation = opts.isolation ?? "thread";
+  if (isolation !== "thread" && isolation !== "worker") throw new RangeError(`sandbox option isolation must be "thread" or "worker", got ${String(isolation)}`);
   return {
     hardTimeoutMs,
+    isolation,
     limits: {
       memoryPages: Math.max(MIN_MEMORY_PAGES, Math.ceil(memoryBytes / WASM_PAGE_BYTES)),
       stackBytes: Math.floor(stackBytes),

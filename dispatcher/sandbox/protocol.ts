@@ -1,5 +1,6 @@
 /**
- * Messages between the Sandbox (host thread) and the QuickJS worker. The host sends one request
+ * Messages between the Sandbox and the handlers' host (the QuickJS worker, or the inline host on
+ * the same thread). The host sends one request
  * at a time; the worker answers each with a reply of the same id.
  */
 import type { VmLimits } from "./options.ts";
@@ -49,3 +50,19 @@ export type Reply =
   | { op: "load"; id: number; result: LoadResult; logs: GuestLog[] }
   | { op: "unload"; id: number }
   | { op: "call"; id: number; outcomes: WireOutcome[] };
+
+/** The worker died while serving a request. `index` is the handler it was running (-1: none). */
+export interface Death {
+  dead: true;
+  reason: "hard-timeout" | "crashed";
+  index: number;
+  message: string;
+}
+
+/** Where the handlers run: a worker thread (WorkerHost) or the dispatcher's own thread (InlineHost). */
+export interface SandboxHost {
+  readonly alive: boolean;
+  /** Serve one request; resolves with the reply, or with a Death when the host had to go. */
+  request<R extends Reply>(req: RequestBody): Promise<R | Death>;
+  terminate(): Promise<void>;
+}

@@ -1,13 +1,14 @@
 /**
- * The host API of the QuickJS sandbox. Operations are queued and served one at a time by one
- * worker thread. When the worker has to be terminated (hard timeout) or dies, a new one is
+ * The host API of the QuickJS sandbox. Operations are queued and served one at a time, on the
+ * dispatcher's own thread under a hard stop ("thread" isolation, the default) or by one worker
+ * thread ("worker"). When the worker has to be terminated (hard timeout) or dies, a new one is
  * started, every loaded bundle is loaded again, and the other handlers of the interrupted event
  * are run again, so one handler's misbehaviour never costs another handler its event.
  */
 import { matches, type KubeEvent, type MatchSpec } from "../../sdk/index.ts";
 import type { Logger } from "../log.ts";
 import { resolveOptions, type ResolvedOptions } from "./options.ts";
-import type { Reply, WireOutcome } from "./protocol.ts";
+import type { Reply, SandboxHost, WireOutcome } from "./protocol.ts";
 import { compileQuickJS, defaultWasmUrl, type WasmModule } from "./wasm-file.ts";
 import { parseEnvelope } from "./result.ts";
 import type { CallContext, CallOutcome, FailureKind, GuestLog, HandlerStats, LoadResult, SandboxOptions } from "./types.ts";
@@ -40,6 +41,13 @@ function quickJSModule(url: URL): Promise<WasmModule> {
   return module;
 }
 
+/** The inline host is imported only when used, so "worker" isolation keeps QuickJS off the main thread. */
+async function startHost(opts: ResolvedOptions, wasm: WasmModule): Promise<SandboxHost> {
+  if (opts.isolation === "worker") return WorkerHost.start(wasm, opts.limits, opts.hardTimeoutMs);
+  const { InlineHost } = await import("./inline-host.ts");
+  return InlineHost.start(wasm, opts.limits, opts.hardTimeoutMs);
+}
+
 function failure(kind: FailureKind, message: string, micros = 0): Extract<CallOutcome, { ok: false }> {
   return { ok: false, kind, message, logs: [], micros };
 }
@@ -52,7 +60,7 @@ export class Sandbox {
   readonly #opts: ResolvedOptions;
   readonly #wasm: WasmModule;
   readonly #logger: Logger | undefined;
-  #host: WorkerHost | undefined;
+  #host: SandboxHost | undefined;
   readonly #bundles = new Map<string, Bundle>();
   readonly #stats = new Map<string, HandlerStats>();
   /** Hard timeouts in a row, per handler. */
@@ -60,18 +68,18 @@ export class Sandbox {
   #tail: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  private constructor(opts: ResolvedOptions, wasm: WasmModule, logger: Logger | undefined, host: WorkerHost) {
+  private constructor(opts: ResolvedOptions, wasm: WasmModule, logger: Logger | undefined, host: SandboxHost) {
     this.#opts = opts;
     this.#wasm = wasm;
     this.#logger = logger;
     this.#host = host;
   }
 
-  /** Compile QuickJS (once per process) and start the worker. */
+  /** Compile QuickJS (once per process) and start the host (the worker, in "worker" isolation). */
   static async create(opts: SandboxOptions = {}): Promise<Sandbox> {
     const resolved = resolveOptions(opts);
     const wasm = await quickJSModule(opts.wasmUrl ?? defaultWasmUrl());
-    const host = await WorkerHost.start(wasm, resolved.limits, resolved.hardTimeoutMs);
+    const host = await startHost(resolved, wasm);
     return new Sandbox(resolved, wasm, opts.logger, host);
   }
 
@@ -126,7 +134,7 @@ export class Sandbox {
     return out;
   }
 
-  /** Terminate the worker. Queued calls then fail as "crashed" instead of waiting. */
+  /** Stop the host (terminate the worker). Queued calls then fail as "crashed" instead of waiting. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -141,8 +149,8 @@ export class Sandbox {
     return result;
   }
 
-  /** The live worker, restarting it if it died; undefined when closed or it cannot start. */
-  async #worker(): Promise<WorkerHost | undefined> {
+  /** The live host, restarting it if it died; undefined when closed or it cannot start. */
+  async #worker(): Promise<SandboxHost | undefined> {
     if (this.#closed) return undefined;
     if (!this.#host?.alive) await this.#restart();
     return this.#host;
@@ -173,9 +181,9 @@ export class Sandbox {
     await this.#host?.terminate();
     this.#host = undefined;
     if (this.#closed) return;
-    let host: WorkerHost;
+    let host: SandboxHost;
     try {
-      host = await WorkerHost.start(this.#wasm, this.#opts.limits, this.#opts.hardTimeoutMs);
+      host = await startHost(this.#opts, this.#wasm);
     } catch (e) {
       this.#logger?.error({ err: e }, "sandbox worker could not be restarted");
       return;

@@ -4,7 +4,17 @@
 import type { Alarm, MatchSpec } from "../../sdk/index.ts";
 import type { Logger } from "../log.ts";
 
+/**
+ * Where handlers run. Both stop a handler stuck in a builtin at `hardTimeoutMs`.
+ * - "thread": on the dispatcher's own thread, guest code under a `vm` watchdog that terminates it;
+ *   a stuck handler holds the event loop for up to `hardTimeoutMs`. No extra memory.
+ * - "worker": in a worker thread that is terminated and recreated; ~10 MiB more anonymous memory.
+ */
+export type SandboxIsolation = "thread" | "worker";
+
 export interface SandboxOptions {
+  /** @default "thread" */
+  isolation?: SandboxIsolation;
   /**
    * Hard cap on each handler's WebAssembly memory (its whole QuickJS heap), in bytes.
    * Rounded up to 64 KiB pages; at least 16 MiB because the QuickJS module declares 256
@@ -16,8 +26,9 @@ export interface SandboxOptions {
   /** Per-call deadline enforced by QuickJS's interrupt handler. @default 50 */
   deadlineMs?: number;
   /**
-   * If the worker does not answer within this time (a builtin such as `Array.prototype.join`
-   * never polls the interrupt handler), it is terminated and recreated. @default 1000
+   * A handler (or a bundle's top level) still running after this time is terminated: a builtin
+   * such as `Array.prototype.join` never polls the interrupt handler. Its QuickJS instance (or,
+   * in "worker" isolation, the whole worker) is recreated. @default 1000
    */
   hardTimeoutMs?: number;
   /** A handler result whose JSON exceeds this is rejected as "invalid-result". @default 1 MiB */
@@ -37,7 +48,7 @@ export type FailureKind =
   | "throw"
   /** The per-call deadline interrupted it; its context is kept. */
   | "timeout"
-  /** The worker did not answer within hardTimeoutMs and was terminated and recreated. */
+  /** Still running after hardTimeoutMs: terminated, and its instance (or the worker) recreated. */
   | "hard-timeout"
   /** The handler's WebAssembly memory is exhausted; its module was rebuilt. */
   | "oom"

@@ -1,5 +1,5 @@
 /**
- * The host end of one sandbox worker: start it, send one request at a time, and watch it.
+ * The host end of one sandbox worker ("worker" isolation): start it, send one request at a time, and watch it.
  * The watchdog terminates the worker when one handler (or one bundle load) has been running for
  * longer than hardTimeoutMs; the shared progress record tells which one and since when.
  */
@@ -7,7 +7,7 @@ import { Worker } from "node:worker_threads";
 import { trackWorkerMemory } from "../memory-debug.ts";
 import type { VmLimits } from "./options.ts";
 import type { WasmModule } from "./wasm-file.ts";
-import { PROGRESS_BYTES, progressViews, type Reply, type RequestBody, type WorkerInit } from "./protocol.ts";
+import { PROGRESS_BYTES, progressViews, type Death, type Reply, type RequestBody, type SandboxHost, type WorkerInit } from "./protocol.ts";
 
 /** File name of the worker entry when the dispatcher runs as a bundle (see WORKER_URL). */
 export const BUNDLED_WORKER_FILE = "sandbox-worker.js";
@@ -22,20 +22,13 @@ export const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts
 /** How long a fresh worker may take to import QuickJS and warm up before it counts as broken. */
 const BOOT_TIMEOUT_MS = 15_000;
 
-/** The worker died while serving a request. `index` is the handler it was running (-1: none). */
-export interface Death {
-  dead: true;
-  reason: "hard-timeout" | "crashed";
-  index: number;
-  message: string;
-}
 
 interface Pending {
   id: number;
   resolve(reply: Reply | Death): void;
 }
 
-export class WorkerHost {
+export class WorkerHost implements SandboxHost {
   readonly #worker: Worker;
   readonly #progress: ReturnType<typeof progressViews>;
   readonly #hardTimeoutMs: number;

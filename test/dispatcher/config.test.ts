@@ -9,7 +9,12 @@ const good = {
 describe("loadConfig", () => {
   it("applies the documented defaults", () => {
     const c = loadConfig({ ...good, TZ: "Asia/Shanghai" });
-    expect(c).toMatchObject({ namespace: "monitoring", handlersConfigMap: "edge-alarm-handlers", watchNamespaces: [], timezone: "Asia/Shanghai", stateDir: undefined, httpPort: 8080 });
+    expect(c).toMatchObject({ namespace: "monitoring", handlersConfigMap: "edge-alarm-handlers", watchNamespaces: [], timezone: "Asia/Shanghai", stateDir: undefined, httpPort: 8080, sandboxIsolation: "thread" });
+  });
+
+  it("runs handlers in a worker thread only when asked, and names a wrong isolation", () => {
+    expect(loadConfig({ ...good, EDGE_ALARM_SANDBOX_ISOLATION: "worker" }).sandboxIsolation).toBe("worker");
+    expect(() => loadConfig({ ...good, EDGE_ALARM_SANDBOX_ISOLATION: "process" })).toThrow(/EDGE_ALARM_SANDBOX_ISOLATION="process" must be thread or worker/);
   });
 
   it("lists every problem at once, without echoing the webhook token", () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { QUARANTINE_AFTER, Sandbox, validateBundle } from "../../../dispatcher/sandbox/index.ts";
+import { QUARANTINE_AFTER, Sandbox, validateBundle, type SandboxIsolation } from "../../../dispatcher/sandbox/index.ts";
 import { CTX, inlineBundle, warningEvent } from "./bundles.ts";
 
 const eventJson = JSON.stringify(warningEvent());
@@ -9,6 +9,8 @@ const HARD_MS = 300;
 
 /** `Array.prototype.join` on a huge sparse array never polls QuickJS's interrupt handler. */
 const STUCK = inlineBundle(`{ handle() { return new Array(1e9).join(""); } }`);
+/** Nor does `indexOf` on an array-like of huge length (no memory is touched: only time stops it). */
+const STUCK_INDEX_OF = inlineBundle(`{ handle() { return [].indexOf.call({ length: 2 ** 53 - 1 }, 1); } }`);
 
 function returning(value: string): string {
   return inlineBundle(`{ handle() { globalThis.n = (globalThis.n || 0) + 1; return { card: { value: ${value}, n } }; } }`);
@@ -24,9 +26,11 @@ async function settledThreads(target: number): Promise<number> {
   return threads();
 }
 
-describe("Sandbox recovery", () => {
-  it("terminates a worker stuck in a builtin, reports hard-timeout, and still runs the other handlers", async () => {
-    const sb = await Sandbox.create({ hardTimeoutMs: HARD_MS });
+describe.each<SandboxIsolation>(["thread", "worker"])("Sandbox recovery, %s isolation", (isolation) => {
+  const worker = isolation === "worker";
+
+  it("stops a handler stuck in a builtin, reports hard-timeout, and still runs the other handlers", async () => {
+    const sb = await Sandbox.create({ hardTimeoutMs: HARD_MS, isolation });
     try {
       await sb.load("before", returning(`"before"`));
       await sb.load("stuck", STUCK);
@@ -35,7 +39,8 @@ describe("Sandbox recovery", () => {
       const [before, stuck, after] = await sb.callMany(["before", "stuck", "after"], eventJson, CTX);
       expect(performance.now() - started).toBeLessThan(HARD_MS * 10);
       expect(stuck?.ok === false && stuck.kind).toBe("hard-timeout");
-      // "before" finished in the old worker but its result died with it: it ran again in the new one.
+      // In a worker, "before" finished but its result died with the worker: it ran again in the new
+      // one. On the thread only the stuck handler's instance is replaced.
       expect(before?.ok && before.alarms).toEqual([{ card: { value: "before", n: 1 } }]);
       expect(after?.ok && after.alarms).toEqual([{ card: { value: "after", n: 1 } }]);
 
@@ -43,15 +48,33 @@ describe("Sandbox recovery", () => {
       expect(again.ok && again.alarms).toEqual([{ card: { value: "before", n: 2 } }]);
       const stats = sb.stats();
       expect(stats.stuck?.failures).toEqual({ "hard-timeout": 1 });
-      expect(stats.before?.rebuilds).toBe(1);
+      expect(stats.before?.rebuilds).toBe(worker ? 1 : 0);
+      expect(stats.stuck?.rebuilds).toBe(1);
       expect(sb.names()).toEqual(["before", "stuck", "after"]);
     } finally {
       await sb.close();
     }
   });
 
+  it("stops a builtin that loops without allocating, and the handler works again after", async () => {
+    const sb = await Sandbox.create({ hardTimeoutMs: HARD_MS, isolation });
+    try {
+      await sb.load("index-of", STUCK_INDEX_OF);
+      const started = performance.now();
+      const outcome = await sb.call("index-of", eventJson, CTX);
+      expect(outcome.ok === false && outcome.kind).toBe("hard-timeout");
+      expect(outcome.ok === false && outcome.message).toMatch(/no answer within the 300 ms hard limit/);
+      expect(performance.now() - started).toBeLessThan(HARD_MS * 10);
+      await sb.load("fine", returning(`"fine"`));
+      const fine = await sb.call("fine", eventJson, CTX);
+      expect(fine.ok && fine.alarms).toEqual([{ card: { value: "fine", n: 1 } }]);
+    } finally {
+      await sb.close();
+    }
+  });
+
   it("does not blame a handler when the host's own event loop was blocked past the hard limit", async () => {
-    const sb = await Sandbox.create({ hardTimeoutMs: HARD_MS });
+    const sb = await Sandbox.create({ hardTimeoutMs: HARD_MS, isolation });
     try {
       await sb.load("quick", returning(`"quick"`));
       const pending = sb.call("quick", eventJson, CTX);
@@ -68,7 +91,7 @@ describe("Sandbox recovery", () => {
   });
 
   it("stops calling a handler after repeated hard timeouts until it is loaded again", async () => {
-    const sb = await Sandbox.create({ hardTimeoutMs: 200 });
+    const sb = await Sandbox.create({ hardTimeoutMs: 200, isolation });
     try {
       await sb.load("stuck", STUCK);
       for (let i = 0; i < QUARANTINE_AFTER; i++) {
@@ -90,7 +113,7 @@ describe("Sandbox recovery", () => {
   });
 
   it("keeps the previous version when a new bundle's top level never returns", async () => {
-    const sb = await Sandbox.create({ hardTimeoutMs: HARD_MS });
+    const sb = await Sandbox.create({ hardTimeoutMs: HARD_MS, isolation });
     try {
       await sb.load("flaky", returning(`"v1"`));
       const loaded = await sb.load("flaky", `new Array(1e9).join("");`);
@@ -104,7 +127,7 @@ describe("Sandbox recovery", () => {
 
   it("rebuilds a handler that holds (nearly) all of its memory, whether or not it caught the OOM", async () => {
     // 17 MiB cap: the heap starts at 16 MiB, so filling it takes ~0.1 s instead of ~1 s.
-    const sb = await Sandbox.create({ memoryBytes: 17 * 1024 * 1024, deadlineMs: 5000 });
+    const sb = await Sandbox.create({ memoryBytes: 17 * 1024 * 1024, deadlineMs: 5000, isolation });
     try {
       const hoarder = (guard: boolean) =>
         inlineBundle(`{ handle(e) {
@@ -136,11 +159,12 @@ describe("Sandbox recovery", () => {
     }
   });
 
-  it("leaves no worker thread behind after close, and answers later calls with a failure", async () => {
+  it(`${worker ? "leaves no worker thread behind" : "starts no thread"}, and answers calls after close with a failure`, async () => {
     const idle = threads();
-    const sb = await Sandbox.create();
+    const sb = await Sandbox.create({ isolation });
     await sb.load("x", returning(`1`));
-    expect(threads()).toBeGreaterThan(idle);
+    if (worker) expect(threads()).toBeGreaterThan(idle);
+    else expect(await settledThreads(idle)).toBe(idle);
     await sb.close();
     expect(await settledThreads(idle)).toBe(idle);
     const outcome = await sb.call("x", eventJson, CTX);
@@ -149,8 +173,8 @@ describe("Sandbox recovery", () => {
 
   it("validates a bundle in a throwaway sandbox", async () => {
     const idle = threads();
-    expect(await validateBundle("good", returning(`1`))).toEqual({ ok: true, name: "good", hasMatchFunction: false });
-    const bad = await validateBundle("bad", `var __edgeAlarmHandler = { default: { match: "Warning", handle() {} } };`);
+    expect(await validateBundle("good", returning(`1`), { isolation })).toEqual({ ok: true, name: "good", hasMatchFunction: false });
+    const bad = await validateBundle("bad", `var __edgeAlarmHandler = { default: { match: "Warning", handle() {} } };`, { isolation });
     expect(bad).toEqual({ ok: false, name: "bad", error: "handler 'bad': match must be a MatchSpec object or a function, got string" });
     expect(await settledThreads(idle)).toBe(idle);
   });
