@@ -207,6 +207,8 @@ export async function benchMemory(): Promise<void> {
     { name: "old32 semi1", flags: lean, env: {} },
     { name: "old32 semi1 liftoff-only", flags: [...lean, "--liftoff-only"], env: {} },
     { name: "deploy/ flags", flags: deployed, env: {} },
+    // The hard stop in a worker thread instead of a vm watchdog on the dispatcher's thread.
+    { name: "deploy/ flags, handlers in a worker thread", flags: deployed, env: { EDGE_ALARM_SANDBOX_ISOLATION: "worker" } },
     // glibc only: the node:24-alpine image uses musl, which has no malloc arenas.
     { name: "deploy/ flags + MALLOC_ARENA_MAX=1", flags: deployed, env: { MALLOC_ARENA_MAX: "1" } },
   ];
