@@ -181,7 +181,7 @@ export class Grouper implements AlarmGrouper {
     const full = { ...rec, s: this.#state.seq + 1 } as NflogRecord;
     applyRecord(this.#state, this.#index, full, this.#limits);
     if (!this.#log) return;
-    const written = this.#log.append(full, () => JSON.stringify(this.#state));
+    const written = this.#log.append(full, this.#state);
     if (durable) await written;
   }
 

@@ -68,4 +68,9 @@ export class Occurrences {
   entries(): OccurrenceEntry[] {
     return [...this.#entries.values()];
   }
+
+  /** The entries without a copy, stalest first; do not change the memory while iterating. */
+  values(): IterableIterator<OccurrenceEntry> {
+    return this.#entries.values();
+  }
 }

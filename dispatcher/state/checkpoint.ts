@@ -7,7 +7,7 @@ import { rename } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../log.ts";
 import type { OccurrenceEntry, Occurrences } from "../pipeline/occurrences.ts";
-import { readIfExists, writeFileAtomic } from "./atomic-file.ts";
+import { readIfExists, removeStaleTemps, stageFileSync } from "./atomic-file.ts";
 
 const VERSION = 1;
 
@@ -20,6 +20,17 @@ interface CheckpointFile {
 export interface LoadedCheckpoint {
   savedAt: string;
   entries: OccurrenceEntry[];
+}
+
+/** The checkpoint file's text in pieces, the same text as JSON.stringify of a CheckpointFile. */
+function* checkpointChunks(occurrences: Occurrences): Generator<string> {
+  yield `{"version":${VERSION},"savedAt":${JSON.stringify(new Date().toISOString())},"entries":[`;
+  let first = true;
+  for (const entry of occurrences.values()) {
+    yield `${first ? "" : ","}${JSON.stringify(entry)}`;
+    first = false;
+  }
+  yield "]}";
 }
 
 export class Checkpoint {
@@ -37,6 +48,7 @@ export class Checkpoint {
 
   /** The saved entries, or undefined when there is no usable checkpoint (a corrupt one is set aside). */
   async load(): Promise<LoadedCheckpoint | undefined> {
+    await removeStaleTemps(this.file);
     const text = await readIfExists(this.file);
     if (text === undefined) return undefined;
     try {
@@ -65,9 +77,10 @@ export class Checkpoint {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#saving = this.#saving.then(async () => {
-      const data: CheckpointFile = { version: VERSION, savedAt: new Date().toISOString(), entries: occurrences.entries() };
       try {
-        await writeFileAtomic(this.file, JSON.stringify(data));
+        // Written entry by entry at one moment: during a storm the memory holds 20,000 entries,
+        // and a whole-file string (plus its write buffer) every second would cost megabytes.
+        await stageFileSync(this.file, checkpointChunks(occurrences)).commit();
       } catch (err) {
         this.#logger.error({ err: (err as Error).message, file: this.file }, "cannot save checkpoint");
       }

@@ -27,6 +27,20 @@ describe("Checkpoint", () => {
     expect(await readdir(dir)).toEqual(["occurrences.json"]); // no temp file left behind
   });
 
+  it("keeps its file format (one JSON document of the entries, stalest first) and removes a temp file a crash left", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "ea-ckpt-"));
+    const occ = new Occurrences();
+    for (let i = 0; i < 3_000; i++) occ.observe(ev(`u${i}`, 1 + (i % 5)));
+    const ckpt = new Checkpoint(dir, logger);
+    await ckpt.save(occ);
+    const saved = JSON.parse(await readFile(ckpt.file, "utf8")) as { version: number; savedAt: string; entries: unknown[] };
+    expect(saved.version).toBe(1);
+    expect(saved.entries).toEqual(occ.entries());
+    await writeFile(`${ckpt.file}.1-9.tmp`, '{"version":1,"entr');
+    expect((await new Checkpoint(dir, logger).load())?.entries).toHaveLength(3_000);
+    expect(await readdir(dir)).toEqual(["occurrences.json"]);
+  });
+
   it("coalesces scheduled saves into one write", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "ea-ckpt-"));
     const ckpt = new Checkpoint(dir, logger, 50);
