@@ -7,6 +7,11 @@
  *   relist from re-alarming what was already handled);
  * - reconnects with capped, jittered exponential backoff on any other failure;
  * - treats a stream that says nothing for `stallMs` as dead (half-open TCP) and reconnects.
+ *
+ * Notifications are handed to `onEvent` one at a time and the stream is read no further until
+ * it returns: the response body then fills up to its high-water mark and undici stops reading
+ * the socket, so a storm waits in the API server and the kernel's socket buffer, not here as
+ * parsed objects. The stall clock runs only while we wait for data, not while `onEvent` works.
  */
 import type { Logger } from "../log.ts";
 import { KubeApiError, readJson, type KubeClient } from "./client.ts";
@@ -176,7 +181,8 @@ export class ListWatch {
       const decoder = new TextDecoder();
       let buffered = "";
       for await (const chunk of res.body) {
-        armStall();
+        // A slow pipeline (a storm, handlers near their deadline) is not a silent link.
+        clearTimeout(stallTimer);
         buffered += decoder.decode(chunk as Uint8Array, { stream: true });
         let nl: number;
         while ((nl = buffered.indexOf("\n")) !== -1) {
@@ -184,6 +190,7 @@ export class ListWatch {
           buffered = buffered.slice(nl + 1);
           if (line) rv = await this.#notification(line, rv, log);
         }
+        armStall();
       }
       // A normal close (server timeout): resume from where we are.
       return rv;
