@@ -6,7 +6,7 @@
  * every auth method, and pays that cost only there.
  */
 import { readFileSync } from "node:fs";
-import { Agent, Client, request, type Dispatcher } from "undici";
+import { Agent, Client, request, type Dispatcher } from "../undici.ts";
 
 export interface KubeResponse {
   status: number;

@@ -9,7 +9,7 @@
  * logged either.
  */
 import { createHash } from "node:crypto";
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from "undici";
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from "../undici.ts";
 import type { SendFailure } from "./sink.ts";
 
 export const DEFAULT_TIMEOUT_MS = 10_000;

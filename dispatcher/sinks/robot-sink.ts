@@ -4,7 +4,7 @@
  * scrubbed from anything returned or logged, and the close semantics of the Sink contract.
  * Each concrete sink only says how to encode a message and how to read an answer.
  */
-import type { Dispatcher } from "undici";
+import type { Dispatcher } from "../undici.ts";
 import type { Logger } from "../log.ts";
 import { createHttpDispatcher, DEFAULT_TIMEOUT_MS, gatewayFailure, isObject, postJson, scrubber, type HttpAnswer, type ProxySettings } from "./http-transport.ts";
 import type { FeishuBody, RateLimits, SendFailure, SendMeta, SendResult, Sink } from "./sink.ts";
