@@ -35,5 +35,5 @@ COPY --from=bundle /out/ /app/
 USER 1000:1000
 EXPOSE 8080
 # The same lean V8 flags as deploy/deployment.yaml (measured in test/bench/memory.bench.ts).
-ENTRYPOINT ["node", "--max-old-space-size=32", "--max-semi-space-size=1", "--v8-pool-size=1", "--liftoff-only", "--optimize-for-size", "/app/edge-alarm.js"]
+ENTRYPOINT ["node", "--max-old-space-size=32", "--max-semi-space-size=1", "--v8-pool-size=1", "--liftoff-only", "--optimize-for-size", "--no-opt", "--no-maglev", "/app/edge-alarm.js"]
 CMD ["run"]

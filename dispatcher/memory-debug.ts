@@ -1,7 +1,8 @@
 /**
  * Opt-in memory sampling for diagnosing where memory goes (EDGE_ALARM_DEBUG_MEMORY_MS=<interval>):
  * logs the main thread's V8 heap, external and ArrayBuffer memory next to the process's RssAnon,
- * so anonymous memory outside the main heap (the sandbox worker, malloc, TLS) shows as the rest.
+ * so anonymous memory outside the main heap (touched wasm pages, buffers, malloc, TLS, a sandbox
+ * worker) shows as the rest.
  */
 import { readFileSync } from "node:fs";
 import { getHeapStatistics } from "node:v8";
@@ -63,7 +64,8 @@ export function startMemoryDebug(intervalMs: string | undefined, logger: Logger)
     logger.info({
       rss: mib(u.rss), anon: anon === undefined ? null : mib(anon), heapUsed: mib(u.heapUsed), heapTotal: mib(u.heapTotal),
       external: mib(u.external), arrayBuffers: mib(u.arrayBuffers), mallocedMemory: mib(h.malloced_memory),
-      outsideMainHeap: anon === undefined ? null : mib(anon - u.heapTotal - u.external), ...w,
+      // Not minus `external`: it counts the handlers' wasm memories at their reserved size, of which few pages are touched.
+      outsideMainHeap: anon === undefined ? null : mib(anon - u.heapTotal), ...w,
     }, "memory sample");
   }, every);
   timer.unref();
