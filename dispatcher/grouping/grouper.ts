@@ -18,7 +18,7 @@ import { NotificationLog, type NflogStore } from "./nflog.ts";
 import { nextTokenAt, planSendTimes, tokensAt } from "./send-gate.ts";
 import { DEFAULT_GROUPING, timingFor, type GroupingSettings, type HandlerGrouping } from "./settings.ts";
 import {
-  applyRecord, channelState, dueAt, emptyState, horizon, isExpired,
+  applyRecord, channelState, dueAt, emptyState, groupsOf, horizon, isExpired,
   type ApplyLimits, type ChannelState, type GroupState, type GrouperState, type NewRecord, type NflogRecord, type PlannedCard, type StreamIndex,
 } from "./state.ts";
 
@@ -120,7 +120,7 @@ export class Grouper implements AlarmGrouper {
   }
 
   knows(event: KubeEvent): boolean {
-    return (this.#index.get(occurrenceKey(event))?.length ?? 0) > 0;
+    return this.#index.has(occurrenceKey(event));
   }
 
   async add(input: GroupInput): Promise<void> {
@@ -147,10 +147,10 @@ export class Grouper implements AlarmGrouper {
 
   async observe(event: KubeEvent): Promise<boolean> {
     const stream = occurrenceKey(event);
-    this.#expireIfOver(this.#index.get(stream) ?? []);
-    const ids = this.#index.get(stream);
+    this.#expireIfOver(groupsOf(this.#index, stream));
+    const ids = groupsOf(this.#index, stream);
     // An ended group's event seen again without a new occurrence (relist, stale checkpoint) is not news.
-    if (!ids?.length) return (this.#state.retired[stream] ?? 0) >= event.count;
+    if (!ids.length) return (this.#state.retired[stream] ?? 0) >= event.count;
     const raises = ids.some((id) => (this.#state.groups[id]?.streams[stream]?.c ?? Infinity) < event.count);
     if (!raises) return true;
     this.stats.occurrences++;

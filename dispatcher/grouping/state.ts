@@ -113,8 +113,17 @@ export function emptyState(): GrouperState {
   return { seq: 0, groups: {}, channels: {}, retired: {} };
 }
 
-/** Where each event stream is counted; derived from the groups, rebuilt after loading. */
-export type StreamIndex = Map<string, string[]>;
+/**
+ * Where each event stream is counted; derived from the groups, rebuilt after loading. A stream is
+ * nearly always in one group: that group's id is kept without an array around it (a storm's
+ * index holds thousands of streams). Read it with `groupsOf`.
+ */
+export type StreamIndex = Map<string, string | string[]>;
+
+export function groupsOf(index: StreamIndex, stream: string): readonly string[] {
+  const held = index.get(stream);
+  return held === undefined ? [] : typeof held === "string" ? [held] : held;
+}
 
 export function buildStreamIndex(state: GrouperState): StreamIndex {
   const index: StreamIndex = new Map();
@@ -123,15 +132,15 @@ export function buildStreamIndex(state: GrouperState): StreamIndex {
 }
 
 function indexRemove(index: StreamIndex, stream: string, group: string): void {
-  const list = index.get(stream)?.filter((x) => x !== group);
-  if (list?.length) index.set(stream, list);
-  else index.delete(stream);
+  const list = groupsOf(index, stream).filter((x) => x !== group);
+  if (list.length === 0) index.delete(stream);
+  else index.set(stream, list.length === 1 ? list[0]! : list);
 }
 
 function indexAdd(index: StreamIndex, stream: string, group: string): void {
-  const list = index.get(stream);
-  if (!list) index.set(stream, [group]);
-  else if (!list.includes(group)) list.push(group);
+  const list = groupsOf(index, stream);
+  if (list.length === 0) index.set(stream, group);
+  else if (!list.includes(group)) index.set(stream, [...list, group]);
 }
 
 export function channelState(state: GrouperState, channel: string, burst: number): ChannelState {
@@ -193,8 +202,13 @@ export function applyRecord(state: GrouperState, index: StreamIndex, rec: NflogR
           g.overflow += rec.count;
           return;
         }
-        const { key: _key, ...id } = rec.member;
-        m = g.members[rec.member.key] = { ...id, count: 0, notified: 0, first: rec.first, last: rec.last, message: "", detail: "" };
+        const id = rec.member;
+        // Every field in one literal (no spread): the object keeps them inline, without a separate
+        // property array, and equal first and last times share one string. Thousands in a storm.
+        m = g.members[id.key] = {
+          kind: id.kind, namespace: id.namespace, name: id.name, reason: id.reason, count: 0, notified: 0,
+          first: rec.first, last: rec.last === rec.first ? rec.first : rec.last, message: "", detail: "",
+        };
         g.unnamed++;
       }
       const streams = Object.keys(g.streams);
@@ -212,7 +226,7 @@ export function applyRecord(state: GrouperState, index: StreamIndex, rec: NflogR
       return;
     }
     case "count": {
-      for (const id of index.get(rec.stream) ?? []) {
+      for (const id of groupsOf(index, rec.stream)) {
         const g = state.groups[id];
         if (g) bump(g, rec.stream, rec.count, rec.at, rec.last, rec.message);
       }
