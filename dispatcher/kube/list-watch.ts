@@ -45,6 +45,8 @@ export interface ListWatchOptions {
   watchTimeoutSeconds?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** Items per list page; each page is handed on before the next is fetched. */
+  listPageSize?: number;
 }
 
 class Gone extends Error {}
@@ -72,7 +74,7 @@ export class ListWatch {
   #current = new Set<AbortController>();
 
   constructor(opts: ListWatchOptions) {
-    this.#opts = { stallMs: 150_000, watchTimeoutSeconds: 290, backoffInitialMs: 500, backoffMaxMs: 30_000, ...opts };
+    this.#opts = { stallMs: 150_000, watchTimeoutSeconds: 290, backoffInitialMs: 500, backoffMaxMs: 30_000, listPageSize: 500, ...opts };
     this.#scopes = opts.paths.map((path) => ({ path, watching: false }));
   }
 
@@ -129,27 +131,33 @@ export class ListWatch {
     scope.watching = false;
   }
 
+  /**
+   * List page by page, handing each page on before fetching the next: a relist after a storm
+   * (tens of thousands of Events) then holds one page of parsed objects, not all of them.
+   */
   async #list(scope: Scope): Promise<string> {
     let cont = "";
     let rv = "";
-    const items: Record<string, unknown>[] = [];
+    const limit = String(this.#opts.listPageSize);
     for (;;) {
-      const q = this.#query(cont ? { limit: "500", continue: cont } : { limit: "500" });
+      const q = this.#query(cont ? { limit, continue: cont } : { limit });
       const res = await this.#opts.client.send("GET", `${scope.path}?${q}`, { signal: this.#stop.signal });
       if (res.status === 410 && cont) {
-        // The continue token expired mid-list: start the list over.
+        // The continue token expired mid-list: start the list over. Items handed on already come
+        // again; the pipeline's occurrence memory tells them from new ones, as after any relist.
         await res.body.dump();
         cont = "";
-        items.length = 0;
         continue;
       }
       const page = await readJson<{ metadata?: { resourceVersion?: string; continue?: string }; items?: Record<string, unknown>[] }>(res, `list ${this.#opts.what}`);
-      items.push(...(page.items ?? []));
       rv = page.metadata?.resourceVersion ?? "";
       cont = page.metadata?.continue ?? "";
+      const items = page.items ?? [];
+      page.items = undefined;
+      // Each item can be collected once handled (shift), not only when the page is done.
+      for (let object = items.shift(); object !== undefined; object = items.shift()) await this.#opts.onEvent({ type: "ADDED", object, fromList: true });
       if (!cont) break;
     }
-    for (const object of items) await this.#opts.onEvent({ type: "ADDED", object, fromList: true });
     return rv;
   }
 

@@ -48,6 +48,35 @@ describe("ListWatch against a real kube-apiserver", () => {
     expect(reasons(seen)).toEqual(["ADDED:Before:list", "ADDED:After"]);
   });
 
+  it("hands each list page on before fetching the next, and misses nothing across pages", async () => {
+    const paged = `${ns}-pages`;
+    await createNamespace(cluster.admin, paged);
+    for (let i = 0; i < 7; i++) await createEvent(cluster.admin, { namespace: paged, reason: `Listed${i}` });
+    let listRequests = 0;
+    const counting: KubeClient = {
+      ...client,
+      send: (method, path, opts) => {
+        if (!path.includes("watch=")) listRequests++;
+        return client.send(method, path, opts);
+      },
+    };
+    const requestsAtItem: number[] = [];
+    const seen: WatchNotification[] = [];
+    const lw = new ListWatch({
+      client: counting, what: "events", paths: eventPaths([paged]), logger, listPageSize: 3,
+      onEvent: async (n) => {
+        requestsAtItem.push(listRequests);
+        seen.push(n);
+      },
+    });
+    lw.start();
+    await waitFor("the watch", () => lw.established || undefined);
+    await lw.stop();
+    expect(reasons(seen).sort()).toEqual(Array.from({ length: 7 }, (_, i) => `ADDED:Listed${i}:list`).sort());
+    // Pages of 3, 3 and 1: each handed on while it was the last one fetched.
+    expect(requestsAtItem).toEqual([1, 1, 1, 2, 2, 2, 3]);
+  });
+
   it("detects a silently stalled stream (half-open link) and resumes without losing events", async () => {
     const { lw, seen } = watcher({ stallMs: 1500 });
     lw.start();
