@@ -11,12 +11,13 @@
  *
  * Compaction rewrites only the live records, atomically (temp file, fsync, rename, fsync dir),
  * when the log is more than twice the live size and over a floor; each appended byte is thus
- * rewritten about once at most.
+ * rewritten about once at most. The records are written one by one into the temp file, so a
+ * spool near its cap (4 MiB) is never copied into one string and one buffer on the way.
  */
 import { mkdir, open, stat, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { crc32 } from "node:zlib";
-import { writeFileAtomic } from "../state/atomic-file.ts";
+import { removeStaleTemps, stageFileSync } from "../state/atomic-file.ts";
 
 export interface LoadedLog {
   records: unknown[];
@@ -67,6 +68,8 @@ export class SpoolLog {
   static async open(file: string): Promise<{ log: SpoolLog; loaded: LoadedLog }> {
     const log = new SpoolLog(file);
     const loaded: LoadedLog = { records: [], corrupt: 0, tornBytes: 0 };
+    // A compaction a crash interrupted before its rename: the log itself is whole.
+    await removeStaleTemps(file);
     let buffer = Buffer.alloc(0);
     try {
       const handle = await open(file, "r");
@@ -133,19 +136,18 @@ export class SpoolLog {
   }
 
   /**
-   * Replaces the log with `text` (the live records, encoded) atomically. `text` is taken when
-   * the rewrite runs, after the appends queued before it.
+   * Replaces the log with `records` (the live records, encoded) atomically. They are taken when
+   * the rewrite runs, after the appends queued before it, all at once (synchronously).
    */
-  rewrite(text: () => string): Promise<void> {
+  rewrite(records: () => Iterable<string>): Promise<void> {
     return this.#run(async () => {
-      const content = text();
+      const staged = stageFileSync(this.#file, records());
       await this.#handle?.close();
       this.#handle = undefined;
-      await writeFileAtomic(this.#file, content);
+      await staged.commit();
       this.#handle = await open(this.#file, "a+");
-      const bytes = Buffer.byteLength(content, "utf8");
-      this.stats.fileBytes = bytes;
-      this.stats.rewrittenBytes += bytes;
+      this.stats.fileBytes = staged.bytes;
+      this.stats.rewrittenBytes += staged.bytes;
       this.stats.fsyncs += 2;
     });
   }

@@ -162,11 +162,12 @@ export class Spool {
     const fileBytes = log.stats.fileBytes;
     if (fileBytes <= COMPACT_FLOOR_BYTES || fileBytes <= 2 * this.#liveBytes) return;
     this.#compacting = true;
+    const live = this.#live;
+    const settled = this.#settled;
     log
-      .rewrite(() => {
-        const remembered = this.#settled.size > 0 ? [encodeRecord({ t: "k", ids: [...this.#settled] })] : [];
-        const live = [...this.#live.values()].map(({ entry }) => encodeRecord(entry.type === "fold" ? { t: "f", e: entry, absorbs: [] } : { t: "a", e: entry }));
-        return [...remembered, ...live].join("");
+      .rewrite(function* () {
+        if (settled.size > 0) yield encodeRecord({ t: "k", ids: [...settled] });
+        for (const { entry } of live.values()) yield encodeRecord(entry.type === "fold" ? { t: "f", e: entry, absorbs: [] } : { t: "a", e: entry });
       })
       .catch((err: unknown) => this.#logger.error({ err }, "spool compaction failed; the log keeps growing until the next try"))
       .finally(() => {

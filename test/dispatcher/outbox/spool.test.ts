@@ -2,12 +2,12 @@
  * The spool on disk: what survives a reopen, a torn last write, a corrupt record, going over the
  * cap (folding) and compaction. Real files in a temp dir.
  */
-import { mkdtemp, readFile, rm, stat, truncate, appendFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, truncate, appendFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { alarmFacts } from "../../../dispatcher/outbox/alarm-facts.ts";
-import { encodeRecord } from "../../../dispatcher/outbox/spool-log.ts";
+import { encodeRecord, SpoolLog } from "../../../dispatcher/outbox/spool-log.ts";
 import { Spool, type NewItem } from "../../../dispatcher/outbox/spool.ts";
 import { captureLog, makeDelivery } from "./helpers.ts";
 
@@ -170,6 +170,27 @@ describe("spool: compaction", () => {
     const again = await open();
     expect(again.pendingAlarms()).toBe(40);
     await again.close();
+  });
+
+  it("a compaction cut short before its rename leaves the log whole, and its temp file is removed on reopen", async () => {
+    const spool = await open();
+    for (let i = 0; i < 5; i++) await spool.add(newItem(i)).durable;
+    await spool.close();
+    const before = await readFile(file(), "utf8");
+    // The rewrite's records are written to the temp file at once; the process "dies" on the next one.
+    const { log } = await SpoolLog.open(file());
+    const died = log.rewrite(function* () {
+      yield encodeRecord({ t: "d", ids: [1] });
+      throw new Error("process died");
+    });
+    await expect(died).rejects.toThrow("process died");
+    await writeFile(`${file()}.4242-1.tmp`, encodeRecord({ t: "d", ids: [2] }).slice(0, 10)); // as a power cut leaves it
+    const again = await open();
+    expect(await readFile(file(), "utf8")).toBe(before);
+    expect(again.pendingAlarms()).toBe(5);
+    expect(await readdir(path.dirname(file()))).toEqual(["spool.log"]);
+    await again.close();
+    await log.close();
   });
 
   it("records are idempotent: replaying a log twice gives the same state", async () => {
