@@ -2,8 +2,13 @@
  * The dispatcher's small HTTP endpoint: `/healthz` (the process answers), `/readyz` (the event
  * watch is established and handlers are loaded), and any extra routes (metrics).
  */
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+
+// Not `import … from "node:http"`: an ES module import of node:http reads every export, and its
+// WebSocket, CloseEvent and MessageEvent getters load Node's own copy of undici (fetch and all):
+// +6.7 MiB anonymous memory and +5 MiB RSS in a bare Node 24 (measured), for a health endpoint.
+const { createServer } = process.getBuiltinModule("node:http");
 
 export interface Probes {
   /** Why the dispatcher is not ready, or an empty list when it is. */
