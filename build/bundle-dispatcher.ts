@@ -92,6 +92,32 @@ export interface BundledDispatcher {
   lazyPackages: Record<string, number>;
 }
 
+/** The line in undici's client.js that loads its HTTP/2 half, and with it node:http2, on import. */
+const UNDICI_EAGER_H2 = "const connectH2 = require('./client-h2.js')";
+
+/**
+ * undici loads node:http2 when it is imported (+4.9 MiB anonymous memory, +6 MiB RSS in a bare
+ * Node 24), although the dispatcher's clients never speak HTTP/2 (`allowH2: false`). In the
+ * bundle, client.js requires its HTTP/2 half on first use instead; nothing else changes.
+ * Fails the build when undici's source no longer has that line, so an upgrade cannot silently
+ * bring the cost back.
+ */
+export function lazyUndiciHttp2Plugin(): esbuild.Plugin {
+  return {
+    name: "edge-alarm-lazy-undici-http2",
+    setup(build) {
+      build.onLoad({ filter: /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/ }, async (args) => {
+        const source = await readFile(args.path, "utf8");
+        if (!source.includes(UNDICI_EAGER_H2)) {
+          return { errors: [{ text: `undici changed: "${UNDICI_EAGER_H2}" is not in ${args.path}; update lazyUndiciHttp2Plugin in build/bundle-dispatcher.ts` }] };
+        }
+        const lazy = "let connectH2Loaded; const connectH2 = (...args) => (connectH2Loaded ??= require('./client-h2.js'))(...args)";
+        return { contents: source.replace(UNDICI_EAGER_H2, lazy), loader: "js" };
+      });
+    },
+  };
+}
+
 /** The package a bundled input file belongs to, or "(edge-alarm)" for this repo's sources. */
 function packageOf(input: string): string {
   const parts = input.split("node_modules/");
@@ -129,7 +155,7 @@ export async function bundleDispatcher(opts: BundleDispatcherOptions): Promise<B
     // pino, undici and yaml ship CommonJS that calls require() for Node built-ins.
     banner: { js: 'import { createRequire as __edgeAlarmCreateRequire } from "node:module"; const require = __edgeAlarmCreateRequire(import.meta.url);' },
     define: { __EDGE_ALARM_VERSION__: JSON.stringify(version) },
-    plugins: [runEntryPlugin()],
+    plugins: [runEntryPlugin(), lazyUndiciHttp2Plugin()],
   });
   for (const w of result.warnings) process.stderr.write(`warning: ${w.text}${w.location ? ` (${w.location.file}:${w.location.line})` : ""}\n`);
 

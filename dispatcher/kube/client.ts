@@ -75,14 +75,16 @@ interface Auth {
 
 function createClient(auth: Auth): KubeClient {
   const connect = { ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: !auth.insecure };
-  const newAgent = () => new Agent({ connect, keepAliveTimeout: 30_000 });
+  // HTTP/1.1 only: one connection per watch is the design (a stalled watch is cut on its own),
+  // and the bundle then never loads node:http2 (build/bundle-dispatcher.ts).
+  const newAgent = () => new Agent({ connect, keepAliveTimeout: 30_000, allowH2: false });
   let agent = newAgent();
   return {
     server: auth.server,
     async send(method, path, opts = {}) {
       const headers: Record<string, string> = { accept: "application/json", ...(await auth.headers()) };
       if (opts.body !== undefined) headers["content-type"] = opts.contentType ?? "application/json";
-      const own = opts.dedicated ? new Client(auth.server, { connect }) : undefined;
+      const own = opts.dedicated ? new Client(auth.server, { connect, allowH2: false }) : undefined;
       // Destroying a connection that already failed may reject again; there is nothing left to clean up.
       const release = () => void own?.destroy().catch(() => undefined);
       opts.signal?.addEventListener("abort", release, { once: true });

@@ -46,7 +46,8 @@ export function proxySettings(env: ProxyEnv): ProxySettings {
  * not depend on process.env); otherwise a plain Agent.
  */
 export function createHttpDispatcher(timeoutMs: number, proxy: ProxySettings = {}): Dispatcher {
-  const agentOptions = { keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs } };
+  // HTTP/1.1 only, so the bundled dispatcher never loads node:http2 (build/bundle-dispatcher.ts).
+  const agentOptions = { keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs }, allowH2: false };
   if (proxy.httpProxy === undefined && proxy.httpsProxy === undefined) return new Agent(agentOptions);
   // Empty strings stop EnvHttpProxyAgent from falling back to process.env for the unset ones.
   return new EnvHttpProxyAgent({
