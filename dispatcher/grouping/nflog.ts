@@ -15,7 +15,7 @@ import { mkdir, open, rename, truncate, type FileHandle } from "node:fs/promises
 import path from "node:path";
 import type { Logger } from "../log.ts";
 import { jsonChunks, readIfExists, removeStaleTemps, stageFileSync, type StagedFile } from "../state/atomic-file.ts";
-import { applyRecord, buildStreamIndex, emptyState, type ApplyLimits, type GrouperState, type NflogRecord, type StreamIndex } from "./state.ts";
+import { adoptState, applyRecord, buildStreamIndex, emptyState, type ApplyLimits, type GrouperState, type NflogRecord, type StreamIndex } from "./state.ts";
 
 /** Where the log lives; a directory in the cluster, memory in tests. */
 export interface NflogStore {
@@ -183,7 +183,7 @@ export class NotificationLog {
       try {
         const parsed = JSON.parse(snapshot) as SnapshotFile;
         if (parsed.version !== VERSION || typeof parsed.state?.seq !== "number") throw new Error(`unsupported nflog version ${String(parsed.version)}`);
-        state = parsed.state;
+        state = adoptState(parsed.state);
       } catch (err) {
         const aside = await this.#store.setAside();
         this.#logger.warn({ file: aside, err: (err as Error).message }, "notification log unreadable; set aside, starting without it (groups may be notified again)");

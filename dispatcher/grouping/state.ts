@@ -109,8 +109,29 @@ export type NflogRecord =
 /** Distributive Omit, so each record kind keeps its own fields. */
 export type NewRecord = NflogRecord extends infer R ? (R extends NflogRecord ? Omit<R, "s"> : never) : never;
 
+/**
+ * An empty record keyed by ids, streams or member keys: thousands of keys arrive one by one, and
+ * a plain `{}` gets a new hidden class per key added (measured: ~10 per group's members and
+ * streams, thousands in a storm) until V8 gives up and makes it a dictionary. A null-prototype
+ * object is a dictionary from the start, and no key can hit Object.prototype ("constructor").
+ */
+export function dict<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+function toDict<T>(record: Record<string, T>): Record<string, T> {
+  return Object.assign(dict<T>(), record);
+}
+
 export function emptyState(): GrouperState {
-  return { seq: 0, groups: {}, channels: {}, retired: {} };
+  return { seq: 0, groups: dict(), channels: dict(), retired: dict() };
+}
+
+/** A state read back from JSON, with its records made dictionaries as live ones are (same keys, same order). */
+export function adoptState(parsed: GrouperState): GrouperState {
+  const groups = dict<GroupState>();
+  for (const [id, g] of Object.entries(parsed.groups)) groups[id] = { ...g, members: toDict(g.members), streams: toDict(g.streams) };
+  return { ...parsed, groups, channels: toDict(parsed.channels), retired: toDict(parsed.retired) };
 }
 
 /**
@@ -186,7 +207,7 @@ export function applyRecord(state: GrouperState, index: StreamIndex, rec: NflogR
       if (!g) {
         g = state.groups[rec.group.id] = {
           ...rec.group, timing: { ...rec.group.timing }, createdAt: rec.at, lastOccurrenceAt: rec.at, notices: 0,
-          card: rec.card, fingerprint: rec.fingerprint, members: {}, streams: {}, unnamed: 0, changed: 0, overflow: 0,
+          card: rec.card, fingerprint: rec.fingerprint, members: dict(), streams: dict(), unnamed: 0, changed: 0, overflow: 0,
         };
       }
       g.card = rec.card;
