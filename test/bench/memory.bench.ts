@@ -30,6 +30,7 @@ const STORM_EVENTS = 10_000;
 const STORM_CONCURRENCY = 8;
 const IDLE_SETTLE_MS = 6_000;
 const IDLE_SAMPLE_MS = 4_000;
+const STEADY_AFTER_MS = 60_000;
 const TARGETS = { idleAnon: 24, idleRss: 72, stormAnon: 40 };
 
 interface Sample {
@@ -323,9 +324,14 @@ export async function benchMemory(): Promise<void> {
       const top = peak(samples);
       await sleep(5_000);
       const after = median(await sampleFor(pid, 2_000, 250));
+      // Steady state after activity: V8 shrinks its heap when idle; the handlers' QuickJS heaps
+      // keep the pages they touched (a wasm memory never gives pages back).
+      await sleep(STEADY_AFTER_MS - 7_000);
+      const steady = median(await sampleFor(pid, 2_000, 250));
       row(`before the storm, ${config.name}`, before);
       row(`storm peak, ${STORM_EVENTS} events at ${rate.toFixed(0)}/s, ${config.name}`, top, `backlog done ${Number.isFinite(drainMs) ? `${(drainMs / 1000).toFixed(1)} s` : "not within 120 s"} after the last event`);
       row(`5 s after the storm`, after);
+      row(`${STEADY_AFTER_MS / 1000} s after the storm`, steady);
       const memLogs = d.logs.filter((l) => l.msg === "memory sample" && typeof l.anon === "number");
       const idleLog = memLogs[0];
       const peakLog = memLogs.reduce<Record<string, unknown> | undefined>((a, l) => (!a || (l.anon as number) > (a.anon as number) ? l : a), undefined);
