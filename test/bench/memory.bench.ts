@@ -317,8 +317,10 @@ export async function benchMemory(): Promise<void> {
           await sleep(100);
         }
       })();
+      const cpuBefore = cpuSeconds(pid);
       const rate = await storm(admin, "storm", STORM_EVENTS);
       const drainMs = await untilIdle(pid, 120_000);
+      const stormCpu = cpuSeconds(pid) - cpuBefore;
       sampling = false;
       await sampler;
       const top = peak(samples);
@@ -329,7 +331,7 @@ export async function benchMemory(): Promise<void> {
       await sleep(STEADY_AFTER_MS - 7_000);
       const steady = median(await sampleFor(pid, 2_000, 250));
       row(`before the storm, ${config.name}`, before);
-      row(`storm peak, ${STORM_EVENTS} events at ${rate.toFixed(0)}/s, ${config.name}`, top, `backlog done ${Number.isFinite(drainMs) ? `${(drainMs / 1000).toFixed(1)} s` : "not within 120 s"} after the last event`);
+      row(`storm peak, ${STORM_EVENTS} events at ${rate.toFixed(0)}/s, ${config.name}`, top, `backlog done ${Number.isFinite(drainMs) ? `${(drainMs / 1000).toFixed(1)} s` : "not within 120 s"} after the last event, ${stormCpu.toFixed(1)} CPU s (${((stormCpu / STORM_EVENTS) * 1e6).toFixed(0)} µs/event)`);
       row(`5 s after the storm`, after);
       row(`${STEADY_AFTER_MS / 1000} s after the storm`, steady);
       const memLogs = d.logs.filter((l) => l.msg === "memory sample" && typeof l.anon === "number");
