@@ -292,8 +292,9 @@ export async function benchMemory(): Promise<void> {
       }
     }
 
-    // The storm, with the flags the Deployment ships.
-    const config = configs[3] as Config;
+    // The storm, with the flags the Deployment ships; BENCH_MEMORY_STORM_FLAGS='--a --b' replaces them (bisecting).
+    const stormFlags = process.env.BENCH_MEMORY_STORM_FLAGS?.split(" ").filter(Boolean);
+    const config = stormFlags ? { name: `flags ${stormFlags.join(" ")}`, flags: stormFlags, env: {} } : (configs[3] as Config);
     // The dispatcher's own memory samples (main-thread V8 heap against RssAnon) show where the peak goes.
     // BENCH_MEMORY_STORM_ENV='{"NAME":"value"}' overrides the storm run's environment (bisecting; "" removes a variable).
     const stormEnv: Record<string, string> = { ...env(await mkdtemp(path.join(work, "state-"))), EDGE_ALARM_DEBUG_MEMORY_MS: "200" };
