@@ -95,13 +95,7 @@ export function memoryNflogStore(files: { snapshot: string | undefined; journal:
     },
     stage(chunks) {
       const text = [...chunks].join("");
-      const staged: StagedFile & { text: string } = {
-        text,
-        bytes: Buffer.byteLength(text),
-        commit: async () => void (store.files.snapshot = text),
-        discard: async () => undefined,
-      };
-      return staged;
+      return { bytes: Buffer.byteLength(text), commit: async () => void (store.files.snapshot = text), discard: async () => undefined };
     },
     async compact(snapshot) {
       await snapshot.commit();

@@ -79,10 +79,10 @@ export function stageFileSync(file: string, chunks: Iterable<string>): StagedFil
     unlinkSync(tmp);
     throw err;
   }
-  let open = true;
+  let closed = false;
   const close = () => {
-    if (open) closeSync(fd);
-    open = false;
+    if (!closed) closeSync(fd);
+    closed = true;
   };
   return {
     bytes,
