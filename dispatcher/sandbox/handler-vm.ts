@@ -1,8 +1,9 @@
 /**
  * One handler bundle in its own QuickJS instance (own WebAssembly.Memory, one runtime, one
- * context), reused across events. Runs inside the sandbox worker. Never throws from `call`:
+ * context), reused across events. Runs on the dispatcher's thread under a hard stop, or inside
+ * the sandbox worker. Never throws from `call`:
  * every failure comes back as data, and a module that can no longer be trusted is flagged
- * `broken` so the worker builds a fresh one (it is dropped, never disposed: disposing a
+ * `broken` so its owner builds a fresh one (it is dropped, never disposed: disposing a
  * corrupted runtime aborts the wasm).
  */
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten-core";

@@ -5,7 +5,7 @@
  * thread that calls V8's TerminateExecution, which also stops WebAssembly (measured: both
  * `new Array(1e9) + ""` and `[].indexOf.call({ length: 2 ** 53 - 1 })` ended at the limit).
  *
- * What it costs: the watchdog thread is created for each run (~0.1-0.3 ms here), against ~10 MiB
+ * What it costs: the watchdog thread is created for each run (~0.26 ms on a 2-core VM), against ~9 MiB
  * of anonymous memory for a worker thread that could be terminated instead. Terminated code does
  * not unwind normally (no catch, no finally), so whatever it was changing must be thrown away:
  * the caller drops the handler's whole QuickJS instance.

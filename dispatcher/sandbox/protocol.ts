@@ -1,7 +1,7 @@
 /**
  * Messages between the Sandbox and the handlers' host (the QuickJS worker, or the inline host on
- * the same thread). The host sends one request
- * at a time; the worker answers each with a reply of the same id.
+ * the same thread). The Sandbox sends one request at a time; the host answers each with a reply
+ * of the same id.
  */
 import type { VmLimits } from "./options.ts";
 import type { WasmModule } from "./wasm-file.ts";
