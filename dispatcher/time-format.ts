@@ -4,7 +4,7 @@
  *
  * The dispatcher's own zone (TZ, which the Deployment sets) is computed from Date's local-time
  * offset, not with Intl.DateTimeFormat: the first formatter costs ~6 MiB of resident ICU pages and
- * ~1.8 MiB of anonymous memory (measured, Node 24), a quarter of the memory budget. Other zones,
+ * ~1.8 MiB of anonymous memory (measured, Node 24). Other zones,
  * which a handler may ask for, still use Intl.
  */
 import type { ContextData, HandlerContext, TimeStyle } from "../sdk/index.ts";
