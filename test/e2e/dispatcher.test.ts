@@ -177,4 +177,25 @@ describe("edge-alarm run against a real kube-apiserver", () => {
     // One live version per handler: the rejected bundle neither replaced nor joined the good one.
     expect(cardsAbout("still-works-1")).toHaveLength(1);
   });
+
+  it("stops a handler stuck in a builtin at the hard limit; the process answers and the other handler's card goes out", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "edge-alarm-site-"));
+    await cp(path.join(REPO_ROOT, "handlers/default.ts"), path.join(dir, "default.ts"));
+    // Array.prototype.join on a huge sparse array never polls QuickJS's deadline (~45 s if left alone).
+    await writeFile(path.join(dir, "stuck.ts"), `import { defineHandler } from "edge-alarm/sdk";
+export default defineHandler({ match: { reason: "Stuck" }, handle: () => { new Array(1e9).join(""); return null; } });
+`);
+    const logsBefore = dispatcher.logs.length;
+    await buildAndApply(cluster.adminKubeconfig, dir, sysNs);
+    await dispatcher.waitForLog((l) => dispatcher.logs.indexOf(l) >= logsBefore && String(l.msg).startsWith("handlers live") && String(l.msg).includes("stuck"));
+    const port = await dispatcher.healthPort();
+    const started = Date.now();
+    await createEvent(cluster.admin, { namespace: ns, reason: "Stuck", pod: "stuck-1" });
+    const failed = await dispatcher.waitForLog((l) => String(l.handler).startsWith("stuck@") && l.kind === "hard-timeout");
+    expect(String(failed.msg)).toMatch(/no answer within the 1000 ms hard limit/);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    // The default handler matched the same Warning and still sent its card.
+    await cardFor("stuck-1");
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
 });
