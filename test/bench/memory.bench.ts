@@ -26,7 +26,8 @@ import { startFeishuDouble, type FeishuDouble } from "../feishu-double/double.ts
 import { REPO_ROOT } from "../shared-data.ts";
 import { canRunInCluster, deploymentNodeFlags, startBundled, type Credentials } from "../deploy/bundled-process.ts";
 
-const STORM_EVENTS = 10_000;
+/** BENCH_MEMORY_STORM_EVENTS=N for a smaller or bigger storm (the targets are for 10,000). */
+const STORM_EVENTS = Number(process.env.BENCH_MEMORY_STORM_EVENTS ?? 10_000);
 const STORM_CONCURRENCY = 8;
 const IDLE_SETTLE_MS = 6_000;
 const IDLE_SAMPLE_MS = 4_000;
