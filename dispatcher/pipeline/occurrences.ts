@@ -65,10 +65,6 @@ export class Occurrences {
     return this.#entries.size;
   }
 
-  entries(): OccurrenceEntry[] {
-    return [...this.#entries.values()];
-  }
-
   /** The entries without a copy, stalest first; do not change the memory while iterating. */
   values(): IterableIterator<OccurrenceEntry> {
     return this.#entries.values();

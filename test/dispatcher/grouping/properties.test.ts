@@ -170,7 +170,7 @@ describe("grouping properties over random event streams", () => {
           await p.clock.advanceTo(Math.max(p.clock.now(), timeOf(item)));
           if (dead) break;
           await p.pipeline.process(item.object, item.type, p.clock.now());
-          checkpoints.push(p.pipeline.occurrences.entries());
+          checkpoints.push([...p.pipeline.occurrences.values()]);
           if (crashAt.kind === "between" && i === crashAt.at % items.length) {
             live = JSON.stringify(p.grouper.state);
             dead = true;
